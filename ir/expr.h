@@ -316,6 +316,9 @@ Expr make_const(DataType t, int64_t v);
 Expr make_zero(DataType t);
 bool is_const_int(const Expr& e, int64_t* value = nullptr);
 bool is_const_int(const Expr& e, int64_t value);  // e is the integer constant `value`
+inline bool is_const_int(const Expr& e, int value) {  // so that a literal 0 is not a pointer
+  return is_const_int(e, static_cast<int64_t>(value));
+}
 
 // Binary operators. Operand types must match, except that a constant adopts the other
 // side's type and a scalar is broadcast to the other side's lanes.

@@ -2,7 +2,6 @@
 #include "targets/target.h"
 
 #include <sstream>
-#include <thread>
 #include <vector>
 
 #include "runtime/error.h"
@@ -96,18 +95,6 @@ Target Target::parse(const std::string& spec) {
   }
   throw Error("unknown target '" + kind + "' in '" + spec +
               "': expected one of cpu, cuda (rocm, vulkan and metal are planned)");
-}
-
-Target Target::host_cpu() {
-  Target t;
-  t.kind = TargetKind::kCpu;
-  t.triple = "x86_64-unknown-linux-gnu";
-  t.warp_size = 1;
-  t.max_threads_per_block = 1;
-  t.vector_bits = 256;
-  unsigned n = std::thread::hardware_concurrency();
-  t.num_cores = n ? static_cast<int>(n) : 1;
-  return t;
 }
 
 }  // namespace mlcc

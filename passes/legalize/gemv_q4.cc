@@ -1,0 +1,152 @@
+// GEMV over q4f16_1 weights (DESIGN.md §6), y[n] = sum_k W[n, k] * x[k], dequantizing on
+// the fly. Written with the direct IR builder: the GPU version's register staging, packed
+// f16x2 arithmetic and permuted shared-memory copy of x are awkward to say as a schedule.
+//
+// Why the GPU version looks as it does (decode is bound by reading the weights):
+//  - each thread reads whole groups: 4 u32 words (16 bytes, one vector load) and one
+//    scale; all loads of a row slice are issued before any arithmetic, so several 16-byte
+//    loads per thread are in flight;
+//  - nibbles become f16 without a conversion instruction: (w & 0x000F000F) | 0x64006400 is
+//    the f16 pair (1024+q_e, 1024+q_{e+4}); subtracting 1031 gives q-7 exactly. Conversion
+//    instructions run at a quarter of the FMA rate and would cap the kernel below the
+//    memory roof;
+//  - x is staged once per block in shared memory in the pair order (x_e, x_{e+4}) so each
+//    f16x2 product reads one aligned 32-bit word;
+//  - products accumulate per group in f16x2 (16 products of |q-7| <= 7 times x), then the
+//    group sum is scaled and added in f32, so the long reduction is f32.
+#include "passes/legalize/kernels.h"
+
+#include "runtime/error.h"
+
+namespace mlcc::kernels {
+
+using namespace ir;
+
+namespace {
+
+void check_shape(int64_t n, int64_t k) {
+  if (n <= 0 || k <= 0 || k % 32 != 0)
+    throw Error("gemv_q4f16: shape n=" + std::to_string(n) + ", k=" + std::to_string(k) +
+                " is invalid: q4f16_1 needs n > 0 and k a positive multiple of 32 (group size)");
+}
+
+Expr u32c(int64_t v) { return make_const(DataType::u32(), v); }
+
+Q4GemvBuffers make_buffers(int64_t n, int64_t k) {
+  return {Buffer::make("W", DataType::u32(), {Expr(int(n)), Expr(int(k / 8))}),
+          Buffer::make("S", DataType::f16(), {Expr(int(n)), Expr(int(k / 32))}),
+          Buffer::make("X", DataType::f16(), {Expr(int(k))}),
+          Buffer::make("Y", DataType::f16(), {Expr(int(n))})};
+}
+
+PrimFunc gemv_cpu(int64_t n, int64_t k) {
+  auto [W, S, X, Y] = make_buffers(n, k);
+  const int groups = static_cast<int>(k / 32);
+  Var r("r"), g("g"), j("j"), e("e");
+  Buffer acc = Buffer::make("acc", DataType::f32(), {Expr(8)}, MemScope::kLocal);
+  Var s("s", DataType::f32()), w("w", DataType::u32());
+  // (q - 7) * s * x for the 8 nibbles of word j, vectorized over the nibble index e.
+  Expr q = cast(DataType::f32(), (w >> cast(DataType::u32(), e * 4)) & u32c(15));
+  Expr xv = cast(DataType::f32(), X(g * 32 + j * 8 + e));
+  Stmt update = store(acc, {e}, acc(e) + (q - 7.0) * s * xv);
+  Stmt word = let_stmt(w, W(r, g * 4 + j), for_loop(e, 0, 8, update, ForKind::kVectorized));
+  Stmt group = let_stmt(s, cast(DataType::f32(), S(r, g)),
+                        for_loop(j, 0, 4, word, ForKind::kUnrolled));
+  Expr total = acc(0);
+  for (int i = 1; i < 8; ++i) total = total + acc(i);
+  Var z("z");
+  Stmt row = allocate(
+      acc, seq({for_loop(z, 0, 8, store(acc, {z}, Expr(0.0)), ForKind::kVectorized),
+                for_loop(g, 0, groups, group), store(Y, {r}, cast(DataType::f16(), total))}));
+  return make_prim_func("gemv_q4f16", {W, S, X, Y},
+                        for_loop(r, 0, int(n), row, ForKind::kParallel));
+}
+
+PrimFunc gemv_gpu(int64_t n, int64_t k, int rows_per_block) {
+  auto [W, S, X, Y] = make_buffers(n, k);
+  const int groups = static_cast<int>(k / 32);
+  const int words = static_cast<int>(k / 8);
+  const int threads = 32 * rows_per_block;
+  const int iters = (groups + 31) / 32;  // groups each lane of a warp covers
+  const int num_blocks = static_cast<int>((n + rows_per_block - 1) / rows_per_block);
+
+  Var bx("bx"), ty("ty"), tx("tx");
+  Buffer xs = Buffer::make("xs", DataType::f16(), {Expr(int(k))}, MemScope::kShared);
+  Buffer xl = Buffer::make("xl", DataType::f16(), {Expr(8)}, MemScope::kLocal);
+  Buffer wl = Buffer::make("wl", DataType::u32(), {Expr(4 * iters)}, MemScope::kLocal);
+  Buffer sl = Buffer::make("sl", DataType::f16(), {Expr(iters)}, MemScope::kLocal);
+  Buffer pl = Buffer::make("pl", DataType::f16(), {Expr(2)}, MemScope::kLocal);
+  Buffer acc = Buffer::make("acc", DataType::f32(), {Expr(1)}, MemScope::kLocal);
+
+  // Stage x into shared memory, pairs (x_e, x_{e+4}) of each 8-element word adjacent.
+  Var it("it"), p("p");
+  Var idx("idx");
+  Expr linear_tid = ty * 32 + tx;
+  Stmt permute = for_loop(
+      p, 0, 4, store(xs, {ramp(idx * 8 + p * 2, 1, 2)}, xl(ramp(p, 4, 2))), ForKind::kUnrolled);
+  Stmt stage_one = let_stmt(
+      idx, it * threads + linear_tid,
+      if_then_else(idx < words,
+                   allocate(xl, seq({store(xl, {ramp(0, 1, 8)}, X(ramp(idx * 8, 1, 8))),
+                                     permute}))));
+  Stmt stage = for_loop(it, 0, (words + threads - 1) / threads, stage_one);
+
+  // Phase 1: issue every load of this lane's groups (indices clamped in bounds).
+  Var row("row"), rowc("rowc");
+  Expr gc = min(it * 32 + tx, Expr(groups - 1));
+  Stmt load_all = for_loop(
+      it, 0, iters,
+      seq({store(wl, {ramp(it * 4, 1, 4)}, W(rowc, ramp(gc * 4, 1, 4))),
+           store(sl, {it}, S(rowc, gc))}),
+      ForKind::kUnrolled);
+
+  // Phase 2: dequantize and multiply in packed f16, scale per group in f32.
+  Var j("j"), e("e"), bits("bits", DataType::u32());
+  Expr pair = reinterpret(DataType::f16(2), bits) - broadcast(make_const(DataType::f16(), 1031.0), 2);
+  Expr xpair = xs(ramp(gc * 32 + j * 8 + e * 2, 1, 2));
+  Stmt fma_pair = let_stmt(
+      bits, ((wl(it * 4 + j) >> cast(DataType::u32(), e * 4)) & u32c(0x000F000F)) | u32c(0x64006400),
+      store(pl, {ramp(0, 1, 2)}, pl(ramp(0, 1, 2)) + pair * xpair));
+  Expr group_sum = (cast(DataType::f32(), pl(0)) + cast(DataType::f32(), pl(1))) *
+                   cast(DataType::f32(), sl(it));
+  Stmt one_group = seq(
+      {store(pl, {ramp(0, 1, 2)}, broadcast(make_const(DataType::f16(), 0.0), 2)),
+       for_loop(j, 0, 4, for_loop(e, 0, 4, fma_pair, ForKind::kUnrolled), ForKind::kUnrolled),
+       store(acc, {0}, acc(0) + select(it * 32 + tx < groups, group_sum, Expr(0.0)))});
+  Stmt compute_all = for_loop(it, 0, iters, one_group, ForKind::kUnrolled);
+
+  Expr reduced = call(DataType::f32(), Intrinsic::kThreadAllReduce,
+                      {acc(0), make_const(DataType::i32(), int64_t(ReduceKind::kSum)), tx});
+  Stmt finish = seq({store(acc, {0}, reduced),
+                     if_then_else(eq(tx, 0) && row < int(n),
+                                  store(Y, {row}, cast(DataType::f16(), acc(0))))});
+  Stmt per_thread = let_stmt(
+      row, bx * rows_per_block + ty,
+      let_stmt(rowc, min(row, Expr(int(n - 1))),
+               allocate(wl, allocate(sl, allocate(pl, allocate(acc, seq({
+                   load_all, store(acc, {0}, Expr(0.0)), compute_all, finish})))))));
+
+  Stmt threads_body = seq({stage, sync_threads(), per_thread});
+  Stmt body = thread_loop(
+      bx, num_blocks, ThreadAxis::kBlockX,
+      allocate(xs, thread_loop(ty, rows_per_block, ThreadAxis::kThreadY,
+                               thread_loop(tx, 32, ThreadAxis::kThreadX, threads_body))));
+  return make_prim_func("gemv_q4f16", {W, S, X, Y}, body);
+}
+
+}  // namespace
+
+Q4GemvBuffers q4_gemv_buffers(const PrimFunc& f) {
+  MLCC_CHECK(f.buffers.size() == 4, "not a q4 GEMV function");
+  return {f.buffers[0], f.buffers[1], f.buffers[2], f.buffers[3]};
+}
+
+PrimFunc gemv_q4f16(int64_t n, int64_t k, const Target& target) {
+  check_shape(n, k);
+  if (!target.is_gpu()) return gemv_cpu(n, k);
+  // 8 rows per block: x is staged once per 8 rows, so its shared-memory copy costs a
+  // quarter of the weight bytes the block reads.
+  return gemv_gpu(n, k, 8);
+}
+
+}  // namespace mlcc::kernels
