@@ -7,6 +7,7 @@
 
 #include "ir/verifier.h"
 #include "passes/flatten_buffer.h"
+#include "passes/insert_block_barriers.h"
 #include "passes/lower_cross_thread_reduction.h"
 #include "passes/simplify.h"
 #include "passes/vectorize_loop.h"
@@ -18,6 +19,7 @@ ir::PrimFunc lower_for_codegen(const ir::PrimFunc& f, const Target& target) {
   const std::vector<Pass> pipeline = {
       [](const ir::PrimFunc& g) { return simplify(g); },
       [&](const ir::PrimFunc& g) { return lower_cross_thread_reduction(g, target); },
+      [](const ir::PrimFunc& g) { return insert_block_barriers(g); },
       [](const ir::PrimFunc& g) { return vectorize_loops(g); },
       [](const ir::PrimFunc& g) { return flatten_buffers(g); },
       [](const ir::PrimFunc& g) { return simplify(g); },

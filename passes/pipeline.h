@@ -7,7 +7,8 @@
 
 namespace mlcc::passes {
 
-// simplify -> lower cross-thread reductions -> vectorize/unroll -> flatten -> simplify
+// simplify -> lower cross-thread reductions -> block barriers -> vectorize/unroll -> flatten
+// -> simplify
 // -> verify. The result is what the code generators take.
 ir::PrimFunc lower_for_codegen(const ir::PrimFunc& f, const Target& target);
 
