@@ -5,15 +5,8 @@
 #   bench/gemv_q4_cuda.sh run       # on the GPU machine
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${MLCC_BUILD_DIR:-build}
 case "${1:-}" in
-  prepare)
-    cmake -S . -B "$BUILD" -G Ninja > /dev/null
-    ninja -C "$BUILD" mlcc-make-cuda-bundle mlcc-cuda-run
-    rm -rf gpu-bundle/gemv && mkdir -p gpu-bundle
-    "$BUILD/bin/mlcc-make-cuda-bundle" gpu-bundle/gemv --bench
-    cp "$BUILD/bin/mlcc-cuda-run" gpu-bundle/
-    ;;
+  prepare) scripts/gpu-bundle.sh gemv --bench ;;
   run) ./gpu-bundle/mlcc-cuda-run gpu-bundle/gemv --repeat 200 ;;
   *) echo "usage: $0 prepare|run" >&2; exit 2 ;;
 esac

@@ -89,6 +89,19 @@ namespace {
 
 Expr make_bool(bool v) { return make_imm(DataType::boolean(), v); }
 
+// The six comparisons, shared by integer and float folding.
+template <typename T>
+bool compare(NodeKind k, T x, T y) {
+  switch (k) {
+    case NodeKind::kEQ: return x == y;
+    case NodeKind::kNE: return x != y;
+    case NodeKind::kLT: return x < y;
+    case NodeKind::kLE: return x <= y;
+    case NodeKind::kGT: return x > y;
+    default: return x >= y;
+  }
+}
+
 Expr fold_int(NodeKind k, DataType t, int64_t x, int64_t y) {
   // Unsigned operands are held zero-extended, so comparisons and floor ops on them are the
   // unsigned ones.
@@ -108,17 +121,12 @@ Expr fold_int(NodeKind k, DataType t, int64_t x, int64_t y) {
     case NodeKind::kMax:
       return make_imm(t, x > y ? x : y);
     case NodeKind::kEQ:
-      return make_bool(x == y);
     case NodeKind::kNE:
-      return make_bool(x != y);
     case NodeKind::kLT:
-      return make_bool(x < y);
     case NodeKind::kLE:
-      return make_bool(x <= y);
     case NodeKind::kGT:
-      return make_bool(x > y);
     case NodeKind::kGE:
-      return make_bool(x >= y);
+      return make_bool(compare(k, x, y));
     case NodeKind::kAnd:
       return make_bool(x && y);
     case NodeKind::kOr:
@@ -160,17 +168,12 @@ Expr fold_float(NodeKind k, DataType t, double x, double y) {
       if (std::isnan(x) || std::isnan(y)) return Expr();
       return make_float_imm(t, x > y ? x : y);
     case NodeKind::kEQ:
-      return make_bool(x == y);
     case NodeKind::kNE:
-      return make_bool(x != y);
     case NodeKind::kLT:
-      return make_bool(x < y);
     case NodeKind::kLE:
-      return make_bool(x <= y);
     case NodeKind::kGT:
-      return make_bool(x > y);
     case NodeKind::kGE:
-      return make_bool(x >= y);
+      return make_bool(compare(k, x, y));
     default:
       return Expr();
   }

@@ -7,15 +7,8 @@
 # with gpu-bundle carried.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BUILD=${MLCC_BUILD_DIR:-build}
 case "${1:-}" in
-  prepare)
-    cmake -S . -B "$BUILD" -G Ninja > /dev/null
-    ninja -C "$BUILD" mlcc-make-cuda-bundle mlcc-cuda-run
-    rm -rf gpu-bundle/kernels && mkdir -p gpu-bundle
-    "$BUILD/bin/mlcc-make-cuda-bundle" gpu-bundle/kernels --checks
-    cp "$BUILD/bin/mlcc-cuda-run" gpu-bundle/
-    ;;
+  prepare) scripts/gpu-bundle.sh kernels --checks ;;
   run)
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
     ./gpu-bundle/mlcc-cuda-run gpu-bundle/kernels
