@@ -14,6 +14,16 @@ const ForNode* thread_for(const Stmt& s) {
   return f && is_thread_axis(f->thread_axis) ? f : nullptr;
 }
 
+// The thread region a block-level statement opens, looking through the allocations
+// (shared scratch of a reduction) and lets placed around it.
+const ForNode* region_of(Stmt s) {
+  while (true) {
+    if (const auto* a = s.as<AllocateNode>()) s = a->body;
+    else if (const auto* l = s.as<LetStmtNode>()) s = l->body;
+    else return thread_for(s);
+  }
+}
+
 // A barrier reaching every thread of a region: the region's chain of directly nested
 // thread loops (same axes and extents, fresh variables) around sync_threads().
 Stmt barrier_like(const ForNode* region) {
@@ -39,7 +49,7 @@ class BarrierInserter : public IRMutator {
     for (const Stmt& s : n->seq) {
       Stmt m = mutate(s);
       changed |= !m.same_as(s);
-      const ForNode* region = thread_for(m);
+      const ForNode* region = region_of(m);
       if (region && previous) {
         out.push_back(barrier_like(previous));
         changed = true;

@@ -4,8 +4,8 @@
 //
 // Why the GPU version looks as it does (decode is bound by reading the weights):
 //  - each thread reads whole groups: 4 u32 words (16 bytes, one vector load) and one
-//    scale; all loads of a row slice are issued before any arithmetic, so several 16-byte
-//    loads per thread are in flight;
+//    scale; all loads of a row slice are issued first, before x is staged and before any
+//    arithmetic, so several 16-byte loads per thread are in flight;
 //  - nibbles become f16 without a conversion instruction: (w & 0x000F000F) | 0x64006400 is
 //    the f16 pair (1024+q_e, 1024+q_{e+4}); subtracting 1031 gives q-7 exactly. Conversion
 //    instructions run at a quarter of the FMA rate and would cap the kernel below the
@@ -120,13 +120,13 @@ PrimFunc gemv_gpu(int64_t n, int64_t k, int rows_per_block) {
   Stmt finish = seq({store(acc, {0}, reduced),
                      if_then_else(eq(tx, 0) && row < int(n),
                                   store(Y, {row}, cast(DataType::f16(), acc(0))))});
-  Stmt per_thread = let_stmt(
+  // The weight loads go first: staging x and the barrier then overlap their latency.
+  Stmt threads_body = let_stmt(
       row, bx * rows_per_block + ty,
       let_stmt(rowc, min(row, Expr(int(n - 1))),
                allocate(wl, allocate(sl, allocate(pl, allocate(acc, seq({
-                   load_all, store(acc, {0}, Expr(0.0)), compute_all, finish})))))));
-
-  Stmt threads_body = seq({stage, sync_threads(), per_thread});
+                   load_all, stage, sync_threads(), store(acc, {0}, Expr(0.0)), compute_all,
+                   finish})))))));
   Stmt body = thread_loop(
       bx, num_blocks, ThreadAxis::kBlockX,
       allocate(xs, thread_loop(ty, rows_per_block, ThreadAxis::kThreadY,
@@ -141,12 +141,17 @@ Q4GemvBuffers q4_gemv_buffers(const PrimFunc& f) {
   return {f.buffers[0], f.buffers[1], f.buffers[2], f.buffers[3]};
 }
 
-PrimFunc gemv_q4f16(int64_t n, int64_t k, const Target& target) {
+PrimFunc gemv_q4f16(int64_t n, int64_t k, const Target& target, int rows_per_block) {
   check_shape(n, k);
   if (!target.is_gpu()) return gemv_cpu(n, k);
-  // 8 rows per block: x is staged once per 8 rows, so its shared-memory copy costs a
-  // quarter of the weight bytes the block reads.
-  return gemv_gpu(n, k, 8);
+  // 8 rows per block by default: x is staged once per 8 rows, so its shared-memory copy
+  // costs a quarter of the weight bytes the block reads.
+  if (rows_per_block <= 0) rows_per_block = 8;
+  if (32 * rows_per_block > target.max_threads_per_block)
+    throw Error("gemv_q4f16: " + std::to_string(rows_per_block) + " rows per block need " +
+                std::to_string(32 * rows_per_block) + " threads; the target allows " +
+                std::to_string(target.max_threads_per_block));
+  return gemv_gpu(n, k, rows_per_block);
 }
 
 }  // namespace mlcc::kernels

@@ -17,7 +17,8 @@ struct Q4GemvBuffers {
 Q4GemvBuffers q4_gemv_buffers(const ir::PrimFunc& f);
 
 // y = dequant(W) x with q4f16_1 weights (DESIGN.md §6). k must be a multiple of 32.
-ir::PrimFunc gemv_q4f16(int64_t n, int64_t k, const Target& target);
+// rows_per_block (GPU only; 0 = default 8): rows one block of 32 x rows threads computes.
+ir::PrimFunc gemv_q4f16(int64_t n, int64_t k, const Target& target, int rows_per_block = 0);
 
 }  // namespace mlcc::kernels
 

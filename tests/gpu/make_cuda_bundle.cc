@@ -73,19 +73,24 @@ void add_bench(const Target& gpu, std::vector<ir::PrimFunc>* funcs,
                std::vector<bundle::Kernel>* entries) {
   const int64_t shapes[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};
   for (auto [n, k] : shapes) {
-    ir::PrimFunc f = kernels::gemv_q4f16(n, k, gpu);
-    std::string label = std::to_string(n) + "x" + std::to_string(k);
-    f.name = "gemv_q4f16_" + label;
-    bundle::Kernel e;
-    e.name = "gemv_q4f16 (bench)";
-    e.shape = label;
-    e.bench = true;
-    int64_t w = n * k / 2, s = n * (k / 32) * 2;
-    e.args = {{"u32", w, "@random", "", true}, {"f16", s, "@random", "", true},
-              {"f16", k * 2, "@random", "", false}, {"f16", n * 2, "", "", false}};
-    e.bytes_moved = w + s;
-    funcs->push_back(passes::lower_for_codegen(f, gpu));
-    entries->push_back(e);
+    // The default schedule (8 rows per block) and its neighbours, to see the trend.
+    for (int rows : {8, 4, 16}) {
+      ir::PrimFunc f = kernels::gemv_q4f16(n, k, gpu, rows);
+      std::string label = std::to_string(n) + "x" + std::to_string(k);
+      f.name = "gemv_q4f16_" + label + "_r" + std::to_string(rows);
+      bundle::Kernel e;
+      e.name = "gemv_q4f16 (" + std::to_string(rows) + " rows/block)";
+      e.shape = label;
+      e.bench = true;
+      int64_t w = n * k / 2, s = n * (k / 32) * 2;
+      e.args = {{"u32", w, "@random", "", true},
+                {"f16", s, "@random", "", true},
+                {"f16", k * 2, "@random", "", false},
+                {"f16", n * 2, "", "", false}};
+      e.bytes_moved = w + s;
+      funcs->push_back(passes::lower_for_codegen(f, gpu));
+      entries->push_back(e);
+    }
   }
 }
 

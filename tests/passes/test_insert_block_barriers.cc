@@ -46,3 +46,18 @@ TEST_CASE("insert_block_barriers: one region or CPU code is unchanged", "[passes
                          seq({store(Y, {t}, Expr(1.0)), store(Y, {t}, Y(t) + 1.0)}));
   CHECK(insert_block_barriers(make_prim_func("g", {Y}, gpu)).body.same_as(gpu));
 }
+
+TEST_CASE("insert_block_barriers: looks through allocations around a region",
+          "[passes][barriers]") {
+  Buffer S = Buffer::make("S", DataType::f32(), {Expr(1)}, MemScope::kShared);
+  Buffer R = Buffer::make("R", DataType::f32(), {Expr(8)}, MemScope::kShared);
+  Buffer Y = Buffer::make("Y", DataType::f32(), {Expr(64)});
+  Var t1("t"), t2("u");
+  Stmt first = allocate(R, thread_loop(t1, 64, ThreadAxis::kThreadX,
+                                       if_then_else(eq(t1, 0), store(S, {0}, Expr(2.0)))));
+  Stmt body = allocate(
+      S, seq({first, thread_loop(t2, 64, ThreadAxis::kThreadX, store(Y, {t2}, S(0)))}));
+  std::string text = to_string(insert_block_barriers(make_prim_func("k", {Y}, body)).body);
+  CHECK(text.find("}\nfor t.sync in range(0, 64) bind(threadIdx.x) {\n  sync_threads()\n}\nfor u") !=
+        std::string::npos);
+}
