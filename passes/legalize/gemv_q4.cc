@@ -4,14 +4,16 @@
 //
 // Why the GPU version looks as it does (decode is bound by reading the weights):
 //  - each thread reads whole groups: 4 u32 words (16 bytes, one vector load) and one
-//    scale; all loads of a row slice are issued before any arithmetic, so several 16-byte
-//    loads per thread are in flight;
+//    scale; loads run a chunk of groups ahead of the arithmetic, so several 16-byte loads
+//    per thread are in flight;
 //  - nibbles become f16 without a conversion instruction: (w & 0x000F000F) | 0x64006400 is
 //    the f16 pair (1024+q_e, 1024+q_{e+4}); subtracting 1031 gives q-7 exactly. Conversion
 //    instructions run at a quarter of the FMA rate and would cap the kernel below the
 //    memory roof;
-//  - x is staged once per block in shared memory in the pair order (x_e, x_{e+4}) so each
-//    f16x2 product reads one aligned 32-bit word;
+//  - x is staged once per block in shared memory in the pair order (x_e, x_{e+4}), so each
+//    word's eight x values are one 16-byte read holding the four f16x2 operands; the words
+//    are swizzled so that lanes reading consecutive groups do not conflict on banks (without
+//    it, lanes 64 bytes apart serialize 16 ways and shared memory caps the kernel);
 //  - products accumulate per group in f16x2 (16 products of |q-7| <= 7 times x), then the
 //    group sum is scaled and added in f32, so the long reduction is f32.
 #include "passes/legalize/kernels.h"
@@ -62,6 +64,9 @@ PrimFunc gemv_cpu(int64_t n, int64_t k) {
                         for_loop(r, 0, int(n), row, ForKind::kParallel));
 }
 
+// Groups per lane whose 16-byte loads are in flight together (64 bytes per lane).
+constexpr int kGroupsInFlight = 4;
+
 PrimFunc gemv_gpu(int64_t n, int64_t k, int rows_per_block) {
   auto [W, S, X, Y] = make_buffers(n, k);
   const int groups = static_cast<int>(k / 32);
@@ -73,62 +78,84 @@ PrimFunc gemv_gpu(int64_t n, int64_t k, int rows_per_block) {
   Var bx("bx"), ty("ty"), tx("tx");
   Buffer xs = Buffer::make("xs", DataType::f16(), {Expr(int(k))}, MemScope::kShared);
   Buffer xl = Buffer::make("xl", DataType::f16(), {Expr(8)}, MemScope::kLocal);
+  Buffer xp = Buffer::make("xp", DataType::f16(), {Expr(8)}, MemScope::kLocal);
+  Buffer xw = Buffer::make("xw", DataType::f16(), {Expr(8)}, MemScope::kLocal);
   Buffer wl = Buffer::make("wl", DataType::u32(), {Expr(4 * iters)}, MemScope::kLocal);
   Buffer sl = Buffer::make("sl", DataType::f16(), {Expr(iters)}, MemScope::kLocal);
   Buffer pl = Buffer::make("pl", DataType::f16(), {Expr(2)}, MemScope::kLocal);
   Buffer acc = Buffer::make("acc", DataType::f32(), {Expr(1)}, MemScope::kLocal);
 
-  // Stage x into shared memory, pairs (x_e, x_{e+4}) of each 8-element word adjacent.
+  // Stage x into shared memory: the pairs (x_e, x_{e+4}) of each 8-element word adjacent,
+  // and the four 16-byte words of group g rotated by swizzle(g) so that the 16-byte reads
+  // of eight lanes (eight consecutive groups) fall in eight different bank quads.
+  auto swizzle = [](Expr g) { return (g >> 1) & 3; };
+  auto word_at = [&](Expr g, Expr j) { return g * 32 + (j ^ swizzle(g)) * 8; };
   Var it("it"), p("p");
   Var idx("idx");
   Expr linear_tid = ty * 32 + tx;
-  Stmt permute = for_loop(
-      p, 0, 4, store(xs, {ramp(idx * 8 + p * 2, 1, 2)}, xl(ramp(p, 4, 2))), ForKind::kUnrolled);
+  Stmt permute = for_loop(p, 0, 4, store(xp, {ramp(p * 2, 1, 2)}, xl(ramp(p, 4, 2))),
+                          ForKind::kUnrolled);
   Stmt stage_one = let_stmt(
       idx, it * threads + linear_tid,
       if_then_else(idx < words,
-                   allocate(xl, seq({store(xl, {ramp(0, 1, 8)}, X(ramp(idx * 8, 1, 8))),
-                                     permute}))));
+                   allocate(xl, allocate(xp, seq({store(xl, {ramp(0, 1, 8)}, X(ramp(idx * 8, 1, 8))),
+                                                  permute,
+                                                  store(xs, {ramp(word_at(idx >> 2, idx & 3), 1, 8)},
+                                                        xp(ramp(0, 1, 8)))})))));
   Stmt stage = for_loop(it, 0, (words + threads - 1) / threads, stage_one);
 
-  // Phase 1: issue every load of this lane's groups (indices clamped in bounds).
+  // Loads of this lane's groups [begin, end) (indices clamped in bounds).
   Var row("row"), rowc("rowc");
   Expr gc = min(it * 32 + tx, Expr(groups - 1));
-  Stmt load_all = for_loop(
-      it, 0, iters,
-      seq({store(wl, {ramp(it * 4, 1, 4)}, W(rowc, ramp(gc * 4, 1, 4))),
-           store(sl, {it}, S(rowc, gc))}),
-      ForKind::kUnrolled);
+  auto load = [&](int begin, int end) {
+    return for_loop(it, begin, end - begin,
+                    seq({store(wl, {ramp(it * 4, 1, 4)}, W(rowc, ramp(gc * 4, 1, 4))),
+                         store(sl, {it}, S(rowc, gc))}),
+                    ForKind::kUnrolled);
+  };
 
-  // Phase 2: dequantize and multiply in packed f16, scale per group in f32.
+  // Phase 2: dequantize and multiply in packed f16, scale per group in f32. The x values of
+  // word j come from shared memory in one 16-byte read.
   Var j("j"), e("e"), bits("bits", DataType::u32());
   Expr pair = reinterpret(DataType::f16(2), bits) - broadcast(make_const(DataType::f16(), 1031.0), 2);
-  Expr xpair = xs(ramp(gc * 32 + j * 8 + e * 2, 1, 2));
   Stmt fma_pair = let_stmt(
       bits, ((wl(it * 4 + j) >> cast(DataType::u32(), e * 4)) & u32c(0x000F000F)) | u32c(0x64006400),
-      store(pl, {ramp(0, 1, 2)}, pl(ramp(0, 1, 2)) + pair * xpair));
+      store(pl, {ramp(0, 1, 2)}, pl(ramp(0, 1, 2)) + pair * xw(ramp(e * 2, 1, 2))));
+  Stmt one_word = seq({store(xw, {ramp(0, 1, 8)}, xs(ramp(word_at(gc, j), 1, 8))),
+                       for_loop(e, 0, 4, fma_pair, ForKind::kUnrolled)});
   Expr group_sum = (cast(DataType::f32(), pl(0)) + cast(DataType::f32(), pl(1))) *
                    cast(DataType::f32(), sl(it));
   Stmt one_group = seq(
       {store(pl, {ramp(0, 1, 2)}, broadcast(make_const(DataType::f16(), 0.0), 2)),
-       for_loop(j, 0, 4, for_loop(e, 0, 4, fma_pair, ForKind::kUnrolled), ForKind::kUnrolled),
+       for_loop(j, 0, 4, one_word, ForKind::kUnrolled),
        store(acc, {0}, acc(0) + select(it * 32 + tx < groups, group_sum, Expr(0.0)))});
-  Stmt compute_all = for_loop(it, 0, iters, one_group, ForKind::kUnrolled);
+  auto compute = [&](int begin, int end) {
+    return for_loop(it, begin, end - begin, one_group, ForKind::kUnrolled);
+  };
 
   Expr reduced = call(DataType::f32(), Intrinsic::kThreadAllReduce,
                       {acc(0), make_const(DataType::i32(), int64_t(ReduceKind::kSum)), tx});
   Stmt finish = seq({store(acc, {0}, reduced),
                      if_then_else(eq(tx, 0) && row < int(n),
                                   store(Y, {row}, cast(DataType::f16(), acc(0))))});
-  // x is staged before the weight loads are issued: issuing the loads first measured slower
-  // on the H100 (34 us instead of 20 us at 4096x11008, more registers held across the
-  // barrier).
-  Stmt per_thread = let_stmt(
+  // The groups are processed in chunks, each chunk's loads issued while the previous one is
+  // computed (the registers hold two chunks), and the first chunk's loads issued before x is
+  // staged, so that the DRAM latency overlaps the staging and the barrier. Holding every
+  // group's words at once (K=11008: 44 registers) measured slower.
+  std::vector<int> bounds;
+  for (int b = 0; b < iters; b += kGroupsInFlight) bounds.push_back(b);
+  bounds.push_back(iters);
+  std::vector<Stmt> steps = {load(bounds[0], bounds[1]), stage, sync_threads(),
+                             store(acc, {0}, Expr(0.0))};
+  for (size_t c = 0; c + 1 < bounds.size(); ++c) {
+    if (c + 2 < bounds.size()) steps.push_back(load(bounds[c + 1], bounds[c + 2]));
+    steps.push_back(compute(bounds[c], bounds[c + 1]));
+  }
+  steps.push_back(finish);
+  Stmt threads_body = let_stmt(
       row, bx * rows_per_block + ty,
       let_stmt(rowc, min(row, Expr(int(n - 1))),
-               allocate(wl, allocate(sl, allocate(pl, allocate(acc, seq({
-                   load_all, store(acc, {0}, Expr(0.0)), compute_all, finish})))))));
-  Stmt threads_body = seq({stage, sync_threads(), per_thread});
+               allocate(wl, allocate(sl, allocate(pl, allocate(xw, allocate(acc, seq(steps))))))));
   Stmt body = thread_loop(
       bx, num_blocks, ThreadAxis::kBlockX,
       allocate(xs, thread_loop(ty, rows_per_block, ThreadAxis::kThreadY,

@@ -69,6 +69,28 @@ void add_checks(const std::string& dir, const Target& gpu, std::vector<ir::PrimF
   }
 }
 
+// The practical ceiling at a shape: a kernel that only reads the same weight words (16 bytes
+// per load, four loads in flight per thread, as the GEMV) and xors them together.
+ir::PrimFunc read_only_kernel(int64_t n, int64_t k, const std::string& name) {
+  using namespace ir;
+  const int64_t chunks = n * k / 32;  // 16-byte chunks
+  const int threads = 256, per_thread = 4;
+  MLCC_CHECK(chunks % (threads * per_thread) == 0, "read-only kernel: shape not divisible");
+  Buffer W = Buffer::make("W", DataType::u32(), {Expr(int(chunks * 4))});
+  Buffer Y = Buffer::make("Y", DataType::u32(), {Expr(int(chunks / per_thread))});
+  Buffer v = Buffer::make("v", DataType::u32(), {Expr(4 * per_thread)}, MemScope::kLocal);
+  Var bx("bx"), tx("tx"), g("g");
+  Expr chunk = (bx * per_thread + g) * threads + tx;
+  Stmt loads = for_loop(g, 0, per_thread, store(v, {ramp(g * 4, 1, 4)}, W(ramp(chunk * 4, 1, 4))),
+                        ForKind::kUnrolled);
+  Expr x = v(0);
+  for (int i = 1; i < 4 * per_thread; ++i) x = x ^ v(i);
+  Stmt body = allocate(v, seq({loads, store(Y, {bx * threads + tx}, x)}));
+  body = thread_loop(bx, int(chunks / (threads * per_thread)), ThreadAxis::kBlockX,
+                     thread_loop(tx, threads, ThreadAxis::kThreadX, body));
+  return make_prim_func(name, {W, Y}, body);
+}
+
 void add_bench(const Target& gpu, std::vector<ir::PrimFunc>* funcs,
                std::vector<bundle::Kernel>* entries) {
   const int64_t shapes[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};
@@ -91,6 +113,16 @@ void add_bench(const Target& gpu, std::vector<ir::PrimFunc>* funcs,
       funcs->push_back(passes::lower_for_codegen(f, gpu));
       entries->push_back(e);
     }
+    std::string label = std::to_string(n) + "x" + std::to_string(k);
+    bundle::Kernel e;
+    e.name = "read the weight words only";
+    e.shape = label;
+    e.bench = true;
+    int64_t w = n * k / 2;
+    e.args = {{"u32", w, "@random", "", true}, {"u32", w / 16, "", "", false}};
+    e.bytes_moved = w;
+    funcs->push_back(passes::lower_for_codegen(read_only_kernel(n, k, "read_only_" + label), gpu));
+    entries->push_back(e);
   }
 }
 
