@@ -188,11 +188,17 @@ bool CaseResult::passed() const {
          gpu_schedule_error < tolerance;
 }
 
+Arrays case_arguments(const KernelCase& c, const PrimFunc& f, uint64_t seed) {
+  Arrays args = random_arguments(f, c.scalars, seed);
+  if (c.prepare) c.prepare(args, seed);
+  return args;
+}
+
 CaseResult check_case(const KernelCase& c, uint64_t seed, int repeat) {
   CaseResult r{c.name, c.shape};
   r.tolerance = c.tolerance;
   PrimFunc ref = c.reference_func();
-  Arrays expected = random_arguments(ref, c.scalars, seed);
+  Arrays expected = case_arguments(c, ref, seed);
   Arrays inputs = expected;
   auto t0 = std::chrono::steady_clock::now();
   interpret(ref, expected, c.scalars);

@@ -22,6 +22,9 @@ struct KernelCase {
   std::function<ir::PrimFunc()> reference;
   std::vector<int64_t> scalars;  // values of the function's scalar params, in order
   double tolerance = 1e-5;       // relative L2 error: 1e-5 in f32, 1e-2 with f16 storage
+  // Adjusts the random arguments (in parameter order) where random bits are not valid
+  // input: token ids, page tables, a cache both read and written.
+  std::function<void(std::vector<std::vector<uint8_t>>& args, uint64_t seed)> prepare;
 
   ir::PrimFunc reference_func() const { return reference ? reference() : build(nullptr); }
 };
@@ -30,6 +33,11 @@ struct KernelCase {
 // second: elementwise with broadcast, row sum and max, softmax, RMSNorm, tiled matmul,
 // q4f16_1 GEMV.
 std::vector<KernelCase> standard_cases();
+// The model kernels of passes/legalize/llm_kernels.h at test sizes, one list per family
+// (tools/cases_*.cc).
+std::vector<KernelCase> linear_cases();
+std::vector<KernelCase> elementwise_cases();
+std::vector<KernelCase> attention_cases();
 
 // Host arrays, one per buffer parameter of a PrimFunc, in parameter order.
 using Arrays = std::vector<std::vector<uint8_t>>;
@@ -37,9 +45,11 @@ using Arrays = std::vector<std::vector<uint8_t>>;
 // Which buffer parameters the function writes.
 std::vector<bool> written_buffers(const ir::PrimFunc& f);
 // Fresh random inputs (uniform [-1, 1) for floats, random bits for integers) for the
-// read buffers; written buffers are poisoned (all bits set: NaN for floats).
+// read buffers; written buffers are poisoned (all bits set: NaN for floats). case_arguments
+// also applies the case's `prepare`.
 Arrays random_arguments(const ir::PrimFunc& f, const std::vector<int64_t>& scalars,
                         uint64_t seed);
+Arrays case_arguments(const KernelCase& c, const ir::PrimFunc& f, uint64_t seed);
 // Runs f in the interpreter on args (in place).
 void interpret(const ir::PrimFunc& f, Arrays& args, const std::vector<int64_t>& scalars,
                int warp_size = 32);

@@ -41,7 +41,7 @@ void add_checks(const std::string& dir, const Target& gpu, std::vector<ir::PrimF
   for (const check::KernelCase& c : check::standard_cases()) {
     ir::PrimFunc f = passes::lower_for_codegen(c.build(&gpu), gpu);
     ir::PrimFunc ref = c.reference_func();
-    check::Arrays inputs = check::random_arguments(ref, c.scalars, seed++);
+    check::Arrays inputs = check::case_arguments(c, ref, seed++);
     check::Arrays expected = inputs;
     check::interpret(ref, expected, c.scalars);
     std::vector<bool> written = check::written_buffers(ref);
