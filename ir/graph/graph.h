@@ -88,7 +88,7 @@ struct Module {
   const ParamInfo& param(const std::string& name) const;
 };
 
-// Readable text, one node per line: "%3 = linear(%1, %2) {quantization=q4f16_1} : f16[...]".
+// Readable text, one node per line: `%3 = linear(%1, %2) {quantization="q4f16_1"} : f16[...]`.
 std::string print(const Function& f);
 std::string print(const Module& m);
 
