@@ -1,0 +1,43 @@
+// Shared between the linear-layer kernels (linear.cc, linear_gpu.cc, gemv_q4.cc) and
+// nothing else: the buffers of a LinearSpec and the GPU builders linear() dispatches to.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ir/expr.h"
+#include "passes/legalize/llm_kernels.h"
+#include "targets/target.h"
+
+namespace mlcc::kernels::detail {
+
+// The parameters of linear() (llm_kernels.h): X[rows, k]; W[n, k] (q0) or QW u32[n, k/8]
+// and QS[n, k/32] (q4, `s` set); R[rows, n] when residual (`r` set); Y[rows, n].
+struct LinearBuffers {
+  ir::Buffer x, w, s, r, y;
+  std::vector<ir::Buffer> params() const;
+};
+LinearBuffers linear_buffers(const LinearSpec& spec);
+
+// The epilogue every schedule applies to an f32 dot product: + R in f32, then one rounding
+// to the output dtype.
+ir::Expr linear_output(const LinearBuffers& b, ir::DataType out, ir::Expr acc,
+                       std::vector<ir::Expr> index);
+
+// The q4 GEMV of gemv_q4.cc over any of its buffer layouts: x is X[k] or X[1, k], y is
+// Y[n] or Y[1, n]; r optional; act is f16 (q4f16_1: packed f16x2 math) or f32 (q4f32_1).
+struct Q4GemvGpu {
+  std::string name;
+  ir::Buffer x, w, s, r, y;
+  ir::DataType act, out;
+  int rows_per_block = 8;
+  std::vector<ir::Buffer> params;  // in parameter order
+};
+ir::PrimFunc gemv_q4_gpu(const Q4GemvGpu& g, int64_t n, int64_t k, const Target& target);
+
+// linear_gpu.cc: the q0 GEMV (rows == 1) and the tiled product (any rows).
+ir::PrimFunc linear_gemv_q0_gpu(const LinearSpec& spec, const LinearBuffers& b,
+                                const Target& target);
+ir::PrimFunc linear_tiled_gpu(const LinearSpec& spec, const LinearBuffers& b, const Target& target);
+
+}  // namespace mlcc::kernels::detail

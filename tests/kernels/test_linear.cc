@@ -1,0 +1,169 @@
+// Tests of the linear-layer kernels (kernels::linear): the quantization names, the
+// parameter contract of llm_kernels.h, invalid specs, every case of check::linear_cases()
+// (compiled CPU schedule and GPU schedule in the interpreter against the reference, fresh
+// random inputs each run) and PTX for every GPU schedule, assembled by ptxas when present.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "codegen/llvm/codegen.h"
+#include "passes/legalize/llm_kernels.h"
+#include "passes/pipeline.h"
+#include "runtime/error.h"
+#include "tools/kernel_check.h"
+
+using namespace mlcc;
+using namespace mlcc::ir;
+
+namespace {
+
+kernels::LinearSpec spec(const char* quant, Expr rows, int64_t n, int64_t k, bool residual,
+                         bool f32_out) {
+  kernels::LinearSpec s;
+  s.quant = kernels::Quantization::parse(quant);
+  s.rows = rows;
+  s.n = n;
+  s.k = k;
+  s.residual = residual;
+  s.out_dtype = f32_out ? DataType::f32() : s.quant.act_dtype();
+  return s;
+}
+
+// Runs every linear case whose name starts with `prefix`, one section each.
+void check_family(const std::string& prefix) {
+  uint64_t seed =
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  int found = 0;
+  for (const check::KernelCase& c : check::linear_cases()) {
+    if (c.name.rfind(prefix, 0) != 0) continue;
+    ++found;
+    DYNAMIC_SECTION(c.name) {
+      check::CaseResult r = check::check_case(c, seed);
+      INFO(c.name << " " << c.shape << " seed " << seed << ": cpu error " << r.cpu_error
+                  << ", gpu-schedule error " << r.gpu_schedule_error << ", tolerance "
+                  << r.tolerance);
+      CHECK(r.cpu_error < r.tolerance);
+      CHECK(r.gpu_schedule_error < r.tolerance);
+    }
+  }
+  REQUIRE(found > 0);
+}
+
+std::string ptxas_path() {
+  const char* env = std::getenv("MLCC_PTXAS");
+  return env ? env : "/usr/local/cuda/bin/ptxas";
+}
+
+}  // namespace
+
+TEST_CASE("linear: quantization names and activation dtypes", "[kernels][linear]") {
+  CHECK(kernels::Quantization::parse("q4f16_1").quantized());
+  CHECK(kernels::Quantization::parse("q4f16_1").act_dtype() == DataType::f16());
+  CHECK(kernels::Quantization::parse("q4f32_1").act_dtype() == DataType::f32());
+  CHECK_FALSE(kernels::Quantization::parse("q0f16").quantized());
+  CHECK(kernels::Quantization::parse("q0f16").act_dtype() == DataType::f16());
+  CHECK(kernels::Quantization::parse("q0f32").act_dtype() == DataType::f32());
+  CHECK_THROWS_WITH(
+      kernels::Quantization::parse("q4f16_0"),
+      Catch::Contains("'q4f16_0'") && Catch::Contains("q4f16_1, q4f32_1, q0f16, q0f32"));
+}
+
+TEST_CASE("linear: parameters follow llm_kernels.h", "[kernels][linear]") {
+  Var rows("rows");
+  Target cpu = Target::host_cpu(), gpu = Target::parse("cuda -arch=sm_90");
+  for (const Target* t : std::vector<const Target*>{nullptr, &cpu, &gpu}) {
+    PrimFunc q4 = kernels::linear(spec("q4f16_1", rows, 64, 128, true, true), t);
+    REQUIRE(q4.buffers.size() == 5);
+    CHECK(q4.buffers[0]->name == "X");
+    CHECK(q4.buffers[0]->dtype == DataType::f16());
+    CHECK(q4.buffers[1]->name == "QW");
+    CHECK(q4.buffers[1]->dtype == DataType::u32());
+    CHECK(is_const_int(q4.buffers[1]->shape[1], 16));
+    CHECK(q4.buffers[2]->name == "QS");
+    CHECK(q4.buffers[2]->dtype == DataType::f16());
+    CHECK(is_const_int(q4.buffers[2]->shape[1], 4));
+    CHECK(q4.buffers[3]->name == "R");
+    CHECK(q4.buffers[4]->name == "Y");
+    CHECK(q4.buffers[4]->dtype == DataType::f32());
+    REQUIRE(q4.scalars.size() == 1);
+    CHECK(q4.scalars[0].get() == rows.get());
+
+    PrimFunc q0 = kernels::linear(spec("q0f32", Expr(1), 10, 40, false, false), t);
+    REQUIRE(q0.buffers.size() == 3);
+    CHECK(q0.buffers[1]->name == "W");
+    CHECK(q0.buffers[1]->dtype == DataType::f32());
+    CHECK(is_const_int(q0.buffers[2]->shape[0], 1));
+    CHECK(q0.scalars.empty());
+  }
+}
+
+TEST_CASE("linear: invalid specs are refused with the reason", "[kernels][linear]") {
+  Target cpu = Target::host_cpu();
+  CHECK_THROWS_WITH(kernels::linear(spec("q4f16_1", Expr(1), 16, 100, false, false), &cpu),
+                    Catch::Contains("multiple of 32"));
+  kernels::LinearSpec bad_out = spec("q0f16", Expr(1), 16, 64, false, false);
+  bad_out.out_dtype = DataType::bf16();
+  CHECK_THROWS_WITH(kernels::linear(bad_out, &cpu),
+                    Catch::Contains("out_dtype bf16") && Catch::Contains("f16 nor f32"));
+  CHECK_THROWS_WITH(kernels::linear(spec("q0f32", Expr(0), 16, 64, false, false), &cpu),
+                    Catch::Contains("rows must be at least 1"));
+  CHECK_THROWS_WITH(kernels::linear(spec("q0f32", Expr(1), 0, 64, false, false), nullptr),
+                    Catch::Contains("positive n and k"));
+  kernels::LinearSpec bad_quant = spec("q0f32", Expr(1), 16, 64, false, false);
+  bad_quant.quant.name = "q8f16";
+  CHECK_THROWS_WITH(kernels::linear(bad_quant, &cpu), Catch::Contains("'q8f16'"));
+}
+
+TEST_CASE("linear: q4 decode and prefill match the interpreter", "[kernels][linear]") {
+  check_family("linear_q4");
+}
+
+TEST_CASE("linear: q0 decode and prefill match the interpreter", "[kernels][linear]") {
+  check_family("linear_q0");
+}
+
+TEST_CASE("linear: GPU schedules compile to PTX that ptxas accepts", "[kernels][linear]") {
+  Target gpu = Target::parse("cuda -arch=sm_90");
+  std::vector<PrimFunc> funcs;
+  std::vector<std::string> names;
+  for (const check::KernelCase& c : check::linear_cases()) {
+    PrimFunc f = passes::lower_for_codegen(c.build(&gpu), gpu);
+    f.name = "k" + std::to_string(funcs.size());
+    funcs.push_back(f);
+    names.push_back(c.name);
+  }
+  std::string ptx;
+  std::vector<codegen::CudaKernel> ks = codegen::compile_cuda(funcs, gpu, &ptx);
+  REQUIRE(ks.size() == funcs.size());
+  for (size_t i = 0; i < ks.size(); ++i) {
+    INFO(names[i]);
+    CHECK(ptx.find(".entry k" + std::to_string(i) + "(") != std::string::npos);
+    // x is staged in shared memory only where it fits (else read from global memory).
+    CHECK(ks[i].shared_bytes <= gpu.max_shared_memory);
+  }
+  // The q4f16_1 GEMV keeps its 16-byte weight loads and packed f16x2 arithmetic.
+  CHECK(ptx.find("ld.global.v4.u32") != std::string::npos);
+  CHECK(ptx.find(".f16x2") != std::string::npos);
+
+  std::string ptxas = ptxas_path();
+  if (!std::filesystem::exists(ptxas)) {
+    WARN("ptxas not found at " << ptxas << " (set MLCC_PTXAS); PTX not assembled");
+    return;
+  }
+  auto dir =
+      std::filesystem::temp_directory_path() / ("mlcc-linear-ptx-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "k.ptx") << ptx;
+  std::string cmd = ptxas + " -arch=sm_90 " + (dir / "k.ptx").string() + " -o " +
+                    (dir / "k.cubin").string() + " > " + (dir / "log").string() + " 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::ifstream in(dir / "log");
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove_all(dir);
+  INFO(log);
+  CHECK(rc == 0);
+}
