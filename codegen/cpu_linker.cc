@@ -66,19 +66,24 @@ std::string lld_path() {
 
 void link_shared_library(const std::vector<uint8_t>& object, const Target& target,
                          const std::string& so_path) {
+  link_shared_library(std::vector<std::vector<uint8_t>>{object}, target, so_path);
+}
+
+void link_shared_library(const std::vector<std::vector<uint8_t>>& objects, const Target& target,
+                         const std::string& so_path) {
   TempFiles temps;
-  std::string obj = make_temp(temp_dir() + "/mlcc-kernels-XXXXXX", temps);
-  std::string log = make_temp(temp_dir() + "/mlcc-lld-log-XXXXXX", temps);
   std::string out = make_temp(so_path + ".tmp-XXXXXX", temps);
-  {
+  std::string log = make_temp(temp_dir() + "/mlcc-lld-log-XXXXXX", temps);
+  std::vector<std::string> args{lld_path(), "-shared", "-O1", "--hash-style=gnu", "-z",
+                                "noexecstack", "-z",   "now", "-o",               out};
+  for (const auto& object : objects) {
+    std::string obj = make_temp(temp_dir() + "/mlcc-kernels-XXXXXX", temps);
     std::ofstream f(obj, std::ios::binary);
     f.write(reinterpret_cast<const char*>(object.data()),
             static_cast<std::streamsize>(object.size()));
     if (!f) throw Error("cannot write the kernel object to " + obj);
+    args.push_back(obj);
   }
-  std::vector<std::string> args{lld_path(), "-shared",     "-O1", "--hash-style=gnu",
-                                "-z",       "noexecstack", "-z",  "now",
-                                "-o",       out,           obj};
 #if defined(__x86_64__)
   const char* host_arch = "x86_64";
 #elif defined(__aarch64__)
@@ -118,7 +123,7 @@ void link_shared_library(const std::vector<uint8_t>& object, const Target& targe
   if (::rename(out.c_str(), so_path.c_str()) != 0)
     throw Error("cannot move the linked library to " + so_path + ": " + std::strerror(errno));
   // so_path now names the file; nothing left to remove under the temporary name.
-  temps.paths.erase(temps.paths.begin() + 2);
+  temps.paths.erase(temps.paths.begin());
 }
 
 }  // namespace mlcc::codegen

@@ -17,6 +17,9 @@ namespace mlcc::codegen {
 // output when linking fails.
 void link_shared_library(const std::vector<uint8_t>& object, const Target& target,
                          const std::string& so_path);
+// The same for several objects linked together.
+void link_shared_library(const std::vector<std::vector<uint8_t>>& objects, const Target& target,
+                         const std::string& so_path);
 
 // The ld.lld executable used.
 std::string lld_path();
