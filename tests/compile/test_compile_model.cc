@@ -8,11 +8,9 @@
 #include <cmath>
 #include <filesystem>
 
-#include "ir/half.h"
-#include "models/q4_quantize.h"
 #include "runtime/error.h"
 #include "runtime/model.h"
-#include "tests/models/reference_llama.h"
+#include "tests/models/model_weights.h"
 #include "tools/compile_model.h"
 
 using namespace mlcc;
@@ -37,61 +35,6 @@ struct TempDir {
   }
   ~TempDir() { std::filesystem::remove_all(path); }
 };
-
-double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    den += double(b[i]) * b[i];
-  }
-  return std::sqrt(num / den);
-}
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-// Hands the model its parameters from float weights in the library's format, and returns
-// the weights as the library sees them (rounded to f16, or dequantized) for the reference.
-testing::Weights load_weights(Model& m, const testing::Weights& w, const std::string& quant) {
-  testing::Weights seen = w;
-  const bool f16 = quant == "q4f16_1" || quant == "q0f16";
-  auto as_f16 = [](const std::vector<float>& v) {
-    std::vector<uint8_t> bytes(v.size() * 2);
-    for (size_t i = 0; i < v.size(); ++i) {
-      uint16_t h = float_to_half(v[i]);
-      std::memcpy(&bytes[2 * i], &h, 2);
-    }
-    return bytes;
-  };
-  auto raw = [](const void* p, size_t n) {
-    return std::vector<uint8_t>(static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
-  };
-  std::map<std::string, std::vector<uint8_t>> host;
-  for (const ParamInfo& info : m.manifest().params) {
-    if (ends_with(info.name, ".q_weight") || ends_with(info.name, ".q_scale")) {
-      std::string base = info.name.substr(0, info.name.rfind('.'));
-      const std::vector<float>& src = w.at(base + ".weight");
-      int64_t rows = info.shape[0], cols = static_cast<int64_t>(src.size()) / rows;
-      models::Q4Weight q = models::quantize_q4(src, rows, cols, f16 ? ir::DataType::f16() : ir::DataType::f32());
-      seen[base + ".weight"] = models::dequantize_q4(q);
-      if (ends_with(info.name, ".q_weight")) host[info.name] = raw(q.qweight.data(), q.qweight.size() * 4);
-      else if (f16) host[info.name] = raw(q.scales_f16().data(), q.scales.size() * 2);
-      else host[info.name] = raw(q.scales.data(), q.scales.size() * 4);
-      continue;
-    }
-    const std::vector<float>& src = w.at(info.name);
-    if (f16) {
-      host[info.name] = as_f16(src);
-      for (float& x : seen[info.name]) x = half_to_float(float_to_half(x));
-    } else {
-      host[info.name] = raw(src.data(), src.size() * 4);
-    }
-  }
-  m.set_params(host);
-  return seen;
-}
 
 struct Compiled {
   TempDir dir;
@@ -119,7 +62,7 @@ void check_model(const models::LlamaConfig& c, const std::string& quant, double 
   auto lib = compile(c, quant, chunk);
   auto model = Model::load(lib->lib, "cpu");
   testing::Weights w = testing::random_llama_weights(c, 7);
-  testing::Weights seen = load_weights(*model, w, quant);
+  testing::Weights seen = testing::load_weights(*model, w, quant);
   std::vector<int32_t> tokens = {1, 17, 42, 99, 3, 150, 8, 77, 5, 31, 64, 12, 140, 2, 90, 33, 21, 7};
   auto ref = testing::reference_forward(c, seen, tokens);
 
@@ -127,17 +70,17 @@ void check_model(const models::LlamaConfig& c, const std::string& quant, double 
   std::vector<int32_t> prompt(tokens.begin(), tokens.begin() + n);
   std::vector<float> logits = model->prefill(prompt);
   INFO(quant << " prefill of " << n << " tokens (chunks of " << chunk << ")");
-  CHECK(rel_error(logits, ref[n - 1]) < tol);
+  CHECK(testing::relative_error(logits, ref[n - 1]) < tol);
   for (size_t t = n; t < tokens.size(); ++t) {
     logits = model->decode(tokens[t]);
     INFO("decode at position " << t);
-    CHECK(rel_error(logits, ref[t]) < tol);
+    CHECK(testing::relative_error(logits, ref[t]) < tol);
   }
   CHECK(model->position() == static_cast<int64_t>(tokens.size()));
 
   model->reset();
   std::vector<float> whole = model->prefill(tokens);
-  CHECK(rel_error(whole, logits) < tol);
+  CHECK(testing::relative_error(whole, logits) < tol);
 
   // Device post-processing agrees with the host.
   int32_t best = static_cast<int32_t>(std::max_element(whole.begin(), whole.end()) - whole.begin());

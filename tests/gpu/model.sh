@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Whole-model CUDA checks and the Llama-2-7B decode benchmark, in two halves because the
+# GPU machine has no LLVM:
+#   tests/gpu/model.sh prepare   # here: build, compile small random Llamas (four
+#                                # quantizations, GQA, tied embeddings) and
+#                                # examples/llama2.json for CUDA into gpu-bundle/model/
+#   tests/gpu/model.sh run       # there: check them against the reference forward pass,
+#                                # then time Llama-2-7B-shaped prefill and decode
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${MLCC_BUILD_DIR:-build}
+OUT=gpu-bundle/model
+TARGET="cuda -arch=sm_90"
+case "${1:-}" in
+  prepare)
+    cmake -S . -B "$BUILD" -G Ninja > /dev/null
+    ninja -C "$BUILD" mlcc mlcc-model-check
+    rm -rf "$OUT" && mkdir -p "$OUT"
+    small() {  # NAME KV_HEADS TIED
+      cat > "$OUT/$1.json" <<JSON
+{"architectures": ["LlamaForCausalLM"], "vocab_size": 160, "hidden_size": 64,
+ "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+ "num_key_value_heads": $2, "max_position_embeddings": 64, "rms_norm_eps": 1e-5,
+ "rope_theta": 10000.0, "tie_word_embeddings": $3, "hidden_act": "silu"}
+JSON
+    }
+    small gqa 2 false
+    small tied 4 true
+    for q in q0f32 q4f16_1 q4f32_1 q0f16; do
+      "$BUILD/tools/mlcc" compile "$OUT/gqa.json" --target "$TARGET" --quantization $q \
+        --context-window 64 --prefill-chunk-size 16 -o "$OUT/gqa-$q.so" > /dev/null
+    done
+    "$BUILD/tools/mlcc" compile "$OUT/tied.json" --target "$TARGET" --quantization q4f16_1 \
+      --context-window 64 --prefill-chunk-size 8 -o "$OUT/tied-q4f16_1.so" > /dev/null
+    "$BUILD/tools/mlcc" compile examples/llama2.json --target "$TARGET" -o "$OUT/llama2-q4f16_1.so"
+    cp "$BUILD/bin/mlcc-model-check" gpu-bundle/
+    ;;
+  run)
+    nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+    ./gpu-bundle/mlcc-model-check check "$OUT"/gqa-*.so "$OUT"/tied-*.so --device cuda
+    ./gpu-bundle/mlcc-model-check bench "$OUT/llama2-q4f16_1.so" --device cuda
+    ;;
+  *) echo "usage: $0 prepare|run" >&2; exit 2 ;;
+esac
