@@ -13,6 +13,7 @@
 #include "codegen/llvm/codegen.h"
 #include "passes/legalize/llm_kernels.h"
 #include "passes/pipeline.h"
+#include "tests/kernels/check_cases.h"
 #include "tools/kernel_check.h"
 
 using namespace mlcc;
@@ -24,21 +25,8 @@ uint64_t fresh_seed() {
   return static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
 }
 
-const check::KernelCase& find_case(const std::string& name) {
-  static const std::vector<check::KernelCase> cases = check::attention_cases();
-  for (const check::KernelCase& c : cases)
-    if (c.name == name) return c;
-  throw std::runtime_error("no attention case named " + name);
-}
-
 void check_kernel(const std::string& name) {
-  uint64_t seed = fresh_seed();
-  const check::KernelCase& c = find_case(name);
-  check::CaseResult r = check::check_case(c, seed);
-  INFO(c.name << " " << c.shape << " seed " << seed << ": cpu error " << r.cpu_error
-              << ", gpu-schedule error " << r.gpu_schedule_error << ", tolerance " << r.tolerance);
-  CHECK(r.cpu_error < r.tolerance);
-  CHECK(r.gpu_schedule_error < r.tolerance);
+  testing::check_cases(check::attention_cases(), name);
 }
 
 std::vector<float> floats(const std::vector<uint8_t>& bytes) {

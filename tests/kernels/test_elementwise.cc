@@ -9,28 +9,15 @@
 
 #include "passes/legalize/llm_kernels.h"
 #include "runtime/error.h"
+#include "tests/kernels/check_cases.h"
 #include "tools/kernel_check.h"
 
 using namespace mlcc;
 
 namespace {
 
-// Runs every case whose name starts with `prefix`; there must be at least one.
 void check_family(const std::string& prefix) {
-  uint64_t seed =
-      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  int ran = 0;
-  for (const check::KernelCase& c : check::elementwise_cases()) {
-    if (c.name.rfind(prefix, 0) != 0) continue;
-    ++ran;
-    check::CaseResult r = check::check_case(c, seed);
-    INFO(c.name << " " << c.shape << " seed " << seed << ": cpu error " << r.cpu_error
-                << ", gpu-schedule error " << r.gpu_schedule_error << ", tolerance "
-                << r.tolerance);
-    CHECK(r.cpu_error < r.tolerance);
-    CHECK(r.gpu_schedule_error < r.tolerance);
-  }
-  REQUIRE(ran > 0);
+  testing::check_cases(check::elementwise_cases(), prefix);
 }
 
 }  // namespace

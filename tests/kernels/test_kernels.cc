@@ -4,27 +4,14 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 
+#include "tests/kernels/check_cases.h"
 #include "tools/kernel_check.h"
 
 using namespace mlcc;
 
 namespace {
 
-void check_kernel(const std::string& name) {
-  uint64_t seed =
-      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  for (const check::KernelCase& c : check::standard_cases()) {
-    if (c.name != name) continue;
-    check::CaseResult r = check::check_case(c, seed);
-    INFO(c.name << " " << c.shape << " seed " << seed << ": cpu error " << r.cpu_error
-                << ", gpu-schedule error " << r.gpu_schedule_error << ", tolerance "
-                << r.tolerance);
-    CHECK(r.cpu_error < r.tolerance);
-    CHECK(r.gpu_schedule_error < r.tolerance);
-    return;
-  }
-  FAIL("no kernel case named " << name);
-}
+void check_kernel(const std::string& name) { testing::check_cases(check::standard_cases(), name); }
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include "passes/legalize/llm_kernels.h"
 #include "passes/pipeline.h"
 #include "runtime/error.h"
+#include "tests/kernels/check_cases.h"
 #include "tools/kernel_check.h"
 
 using namespace mlcc;
@@ -33,24 +34,8 @@ kernels::LinearSpec spec(const char* quant, Expr rows, int64_t n, int64_t k, boo
   return s;
 }
 
-// Runs every linear case whose name starts with `prefix`, one section each.
 void check_family(const std::string& prefix) {
-  uint64_t seed =
-      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  int found = 0;
-  for (const check::KernelCase& c : check::linear_cases()) {
-    if (c.name.rfind(prefix, 0) != 0) continue;
-    ++found;
-    DYNAMIC_SECTION(c.name) {
-      check::CaseResult r = check::check_case(c, seed);
-      INFO(c.name << " " << c.shape << " seed " << seed << ": cpu error " << r.cpu_error
-                  << ", gpu-schedule error " << r.gpu_schedule_error << ", tolerance "
-                  << r.tolerance);
-      CHECK(r.cpu_error < r.tolerance);
-      CHECK(r.gpu_schedule_error < r.tolerance);
-    }
-  }
-  REQUIRE(found > 0);
+  testing::check_cases(check::linear_cases(), prefix);
 }
 
 std::string ptxas_path() {

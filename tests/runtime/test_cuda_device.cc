@@ -11,6 +11,7 @@
 
 #include "runtime/devices/cuda_device.h"
 #include "runtime/error.h"
+#include "tests/runtime/runtime_test_util.h"
 
 namespace {
 
@@ -21,27 +22,6 @@ bool driver_present() {
   return true;
 }
 
-// Sets an environment variable for one scope, restoring the old value after.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    const char* old = std::getenv(name);
-    had_old_ = old != nullptr;
-    if (had_old_) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (had_old_)
-      setenv(name_, old_.c_str(), 1);
-    else
-      unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  bool had_old_ = false;
-  std::string old_;
-};
 
 // out[i] = in[i] * 2 + 1 over n uint32 values; one thread per element.
 const char* kScalePtx = R"(
