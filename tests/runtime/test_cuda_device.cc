@@ -13,6 +13,8 @@
 #include "runtime/error.h"
 #include "tests/runtime/runtime_test_util.h"
 
+using mlcc::test::ScopedEnv;
+
 namespace {
 
 bool driver_present() {
