@@ -29,8 +29,7 @@ namespace {
 struct TempFiles {
   std::vector<std::string> paths;
   ~TempFiles() {
-    for (const std::string &p : paths)
-      ::unlink(p.c_str());
+    for (const std::string &p : paths) ::unlink(p.c_str());
   }
 };
 
@@ -38,8 +37,7 @@ std::string make_temp(const std::string &pattern, TempFiles &temps) {
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   int fd = ::mkstemp(buf.data());
-  if (fd < 0)
-    throw Error("cannot create a temporary file like " + pattern);
+  if (fd < 0) throw Error("cannot create a temporary file like " + pattern);
   ::close(fd);
   temps.paths.emplace_back(buf.data());
   return temps.paths.back();
@@ -50,49 +48,42 @@ std::string temp_dir() {
   return t && *t ? t : "/tmp";
 }
 
-std::string arch_of(const std::string &triple) {
-  return triple.substr(0, triple.find('-'));
-}
+std::string arch_of(const std::string &triple) { return triple.substr(0, triple.find('-')); }
 
 // The libm this process uses, for the DT_NEEDED entry of host libraries.
 std::string host_libm() {
   Dl_info info{};
   float (*fn)(float) = &::expf;
-  if (::dladdr(reinterpret_cast<void *>(fn), &info) && info.dli_fname)
-    return info.dli_fname;
+  if (::dladdr(reinterpret_cast<void *>(fn), &info) && info.dli_fname) return info.dli_fname;
   return "";
 }
 
-} // namespace
+}  // namespace
 
 std::string lld_path() {
   const char *env = std::getenv("MLCC_LLD");
   return env && *env ? env : MLCC_LLD_PATH;
 }
 
-void link_shared_library(const std::vector<uint8_t> &object,
-                         const Target &target, const std::string &so_path) {
-  link_shared_library(std::vector<std::vector<uint8_t>>{object}, target,
-                      so_path);
+void link_shared_library(const std::vector<uint8_t> &object, const Target &target,
+                         const std::string &so_path) {
+  link_shared_library(std::vector<std::vector<uint8_t>>{object}, target, so_path);
 }
 
-void link_shared_library(const std::vector<std::vector<uint8_t>> &objects,
-                         const Target &target, const std::string &so_path) {
+void link_shared_library(const std::vector<std::vector<uint8_t>> &objects, const Target &target,
+                         const std::string &so_path) {
   TempFiles temps;
   std::string out = make_temp(so_path + ".tmp-XXXXXX", temps);
   std::string log = make_temp(temp_dir() + "/mlcc-lld-log-XXXXXX", temps);
-  std::vector<std::string> args{lld_path(), "-shared",
-                                "-O1",      "--hash-style=gnu",
-                                "-z",       "noexecstack",
-                                "-z",       "now",
-                                "-o",       out};
+  std::vector<std::string> args{
+      lld_path(), "-shared", "-O1", "--hash-style=gnu", "-z", "noexecstack", "-z",
+      "now",      "-o",      out};
   for (const auto &object : objects) {
     std::string obj = make_temp(temp_dir() + "/mlcc-kernels-XXXXXX", temps);
     std::ofstream f(obj, std::ios::binary);
     f.write(reinterpret_cast<const char *>(object.data()),
             static_cast<std::streamsize>(object.size()));
-    if (!f)
-      throw Error("cannot write the kernel object to " + obj);
+    if (!f) throw Error("cannot write the kernel object to " + obj);
     args.push_back(obj);
   }
 #if defined(__x86_64__)
@@ -108,18 +99,15 @@ void link_shared_library(const std::vector<std::vector<uint8_t>> &objects,
     args.push_back(libm);
   }
   std::vector<char *> argv;
-  for (std::string &a : args)
-    argv.push_back(a.data());
+  for (std::string &a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_TRUNC,
-                                   0);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_TRUNC, 0);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   pid_t pid = 0;
-  int rc =
-      ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0)
     throw Error("cannot run the linker " + args[0] + " (" + std::strerror(rc) +
@@ -131,16 +119,14 @@ void link_shared_library(const std::vector<std::vector<uint8_t>> &objects,
     std::ifstream in(log);
     std::stringstream text;
     text << in.rdbuf();
-    throw Error("linking " + so_path + " with " + args[0] +
-                " failed: " + text.str());
+    throw Error("linking " + so_path + " with " + args[0] + " failed: " + text.str());
   }
-  ::chmod(out.c_str(), 0755); // mkstemp made it 0600
+  ::chmod(out.c_str(), 0755);  // mkstemp made it 0600
   if (::rename(out.c_str(), so_path.c_str()) != 0)
-    throw Error("cannot move the linked library to " + so_path + ": " +
-                std::strerror(errno));
+    throw Error("cannot move the linked library to " + so_path + ": " + std::strerror(errno));
   // so_path now names the file; nothing left to remove under the temporary
   // name.
   temps.paths.erase(temps.paths.begin());
 }
 
-} // namespace mlcc::codegen
+}  // namespace mlcc::codegen

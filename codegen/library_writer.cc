@@ -34,34 +34,33 @@ void postfix(const ir::Expr &e, const ir::PrimFunc &f, nlohmann::json &out) {
     throw Error("library: launch extent of " + f.name + " uses '" + var->name +
                 "', which is not a scalar parameter");
   }
-  if (const auto *c = e.as<ir::CastNode>())
-    return postfix(c->value, f, out);
+  if (const auto *c = e.as<ir::CastNode>()) return postfix(c->value, f, out);
   if (const auto *b = e.as<ir::BinaryNode>()) {
     const char *op = nullptr;
     switch (b->kind) {
-    case ir::NodeKind::kAdd:
-      op = "+";
-      break;
-    case ir::NodeKind::kSub:
-      op = "-";
-      break;
-    case ir::NodeKind::kMul:
-      op = "*";
-      break;
-    case ir::NodeKind::kDiv:
-      op = "/";
-      break;
-    case ir::NodeKind::kMod:
-      op = "%";
-      break;
-    case ir::NodeKind::kMin:
-      op = "min";
-      break;
-    case ir::NodeKind::kMax:
-      op = "max";
-      break;
-    default:
-      break;
+      case ir::NodeKind::kAdd:
+        op = "+";
+        break;
+      case ir::NodeKind::kSub:
+        op = "-";
+        break;
+      case ir::NodeKind::kMul:
+        op = "*";
+        break;
+      case ir::NodeKind::kDiv:
+        op = "/";
+        break;
+      case ir::NodeKind::kMod:
+        op = "%";
+        break;
+      case ir::NodeKind::kMin:
+        op = "min";
+        break;
+      case ir::NodeKind::kMax:
+        op = "max";
+        break;
+      default:
+        break;
     }
     if (op) {
       postfix(b->a, f, out);
@@ -77,38 +76,33 @@ void postfix(const ir::Expr &e, const ir::PrimFunc &f, nlohmann::json &out) {
 
 // A host object holding the manifest (and PTX) as NUL-terminated constant data,
 // plus the kernel-module globals when no CPU kernel object provides them.
-std::vector<uint8_t> data_object(const Target &host,
-                                 const std::string &manifest,
+std::vector<uint8_t> data_object(const Target &host, const std::string &manifest,
                                  const std::string *ptx, bool module_globals) {
   auto tm = make_target_machine(host);
   llvm::LLVMContext ctx;
   llvm::Module m("mlcc_library_data", ctx);
   configure_module(m, *tm);
   auto bytes = [&](const char *name, const std::string &text) {
-    llvm::Constant *init =
-        llvm::ConstantDataArray::getString(ctx, text, /*AddNull=*/true);
-    new llvm::GlobalVariable(m, init->getType(), true,
-                             llvm::GlobalValue::ExternalLinkage, init, name);
+    llvm::Constant *init = llvm::ConstantDataArray::getString(ctx, text, /*AddNull=*/true);
+    new llvm::GlobalVariable(m, init->getType(), true, llvm::GlobalValue::ExternalLinkage, init,
+                             name);
   };
   bytes("mlcc_library_manifest", manifest);
-  if (ptx)
-    bytes("mlcc_library_ptx", *ptx);
+  if (ptx) bytes("mlcc_library_ptx", *ptx);
   if (module_globals) {
     auto *i32 = llvm::Type::getInt32Ty(ctx);
-    new llvm::GlobalVariable(
-        m, i32, true, llvm::GlobalValue::ExternalLinkage,
-        llvm::ConstantInt::get(i32, MLCC_KERNEL_ABI_VERSION),
-        MLCC_KERNEL_ABI_VERSION_SYMBOL);
+    new llvm::GlobalVariable(m, i32, true, llvm::GlobalValue::ExternalLinkage,
+                             llvm::ConstantInt::get(i32, MLCC_KERNEL_ABI_VERSION),
+                             MLCC_KERNEL_ABI_VERSION_SYMBOL);
     auto *ptr = llvm::PointerType::get(ctx, 0);
     new llvm::GlobalVariable(m, ptr, false, llvm::GlobalValue::ExternalLinkage,
-                             llvm::ConstantPointerNull::get(ptr),
-                             MLCC_PARALLEL_LAUNCH_SYMBOL);
+                             llvm::ConstantPointerNull::get(ptr), MLCC_PARALLEL_LAUNCH_SYMBOL);
   }
   std::string obj = emit_machine_code(m, *tm, false);
   return std::vector<uint8_t>(obj.begin(), obj.end());
 }
 
-} // namespace
+}  // namespace
 
 nlohmann::json postfix_extent(const ir::Expr &e, const ir::PrimFunc &f) {
   nlohmann::json out = nlohmann::json::array();
@@ -116,19 +110,16 @@ nlohmann::json postfix_extent(const ir::Expr &e, const ir::PrimFunc &f) {
   return out;
 }
 
-void write_library(const std::vector<ir::PrimFunc> &kernels,
-                   nlohmann::json manifest, const Target &target,
-                   const std::string &so_path) {
+void write_library(const std::vector<ir::PrimFunc> &kernels, nlohmann::json manifest,
+                   const Target &target, const std::string &so_path) {
   std::vector<ir::PrimFunc> lowered;
-  for (const ir::PrimFunc &k : kernels)
-    lowered.push_back(passes::lower_for_codegen(k, target));
+  for (const ir::PrimFunc &k : kernels) lowered.push_back(passes::lower_for_codegen(k, target));
   nlohmann::json entries = nlohmann::json::array();
   std::vector<std::vector<uint8_t>> objects;
   if (target.kind == TargetKind::kCpu) {
     for (const ir::PrimFunc &k : lowered)
-      entries.push_back({{"name", k.name},
-                         {"num_buffers", k.buffers.size()},
-                         {"num_scalars", k.scalars.size()}});
+      entries.push_back(
+          {{"name", k.name}, {"num_buffers", k.buffers.size()}, {"num_scalars", k.scalars.size()}});
     manifest["kernels"] = entries;
     objects.push_back(compile_cpu_object(lowered, target));
     objects.push_back(data_object(target, manifest.dump(), nullptr, false));
@@ -136,21 +127,18 @@ void write_library(const std::vector<ir::PrimFunc> &kernels,
     return;
   }
   if (target.kind != TargetKind::kCuda)
-    throw Error("library: target '" + target.str() +
-                "' has no library writer yet");
+    throw Error("library: target '" + target.str() + "' has no library writer yet");
   std::string ptx;
   std::vector<CudaKernel> compiled = compile_cuda(lowered, target, &ptx);
   for (size_t i = 0; i < lowered.size(); ++i) {
     const ir::PrimFunc &k = lowered[i];
-    nlohmann::json grid = nlohmann::json::array(),
-                   block = nlohmann::json::array();
+    nlohmann::json grid = nlohmann::json::array(), block = nlohmann::json::array();
     nlohmann::json bits = nlohmann::json::array();
     for (int d = 0; d < 3; ++d) {
       grid.push_back(postfix_extent(compiled[i].grid[d], k));
       block.push_back(postfix_extent(compiled[i].block[d], k));
     }
-    for (const ir::Var &v : k.scalars)
-      bits.push_back(v.dtype().bits == 64 ? 64 : 32);
+    for (const ir::Var &v : k.scalars) bits.push_back(v.dtype().bits == 64 ? 64 : 32);
     entries.push_back({{"name", k.name},
                        {"num_buffers", k.buffers.size()},
                        {"num_scalars", k.scalars.size()},
@@ -165,4 +153,4 @@ void write_library(const std::vector<ir::PrimFunc> &kernels,
   link_shared_library(objects, host, so_path);
 }
 
-} // namespace mlcc::codegen
+}  // namespace mlcc::codegen

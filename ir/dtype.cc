@@ -8,12 +8,24 @@ namespace mlcc::ir {
 std::string to_string(DataType t) {
   std::string s;
   switch (t.code) {
-    case TypeCode::kBool: s = "bool"; break;
-    case TypeCode::kInt: s = "i" + std::to_string(t.bits); break;
-    case TypeCode::kUInt: s = "u" + std::to_string(t.bits); break;
-    case TypeCode::kFloat: s = "f" + std::to_string(t.bits); break;
-    case TypeCode::kBFloat: s = "bf" + std::to_string(t.bits); break;
-    case TypeCode::kHandle: s = t.bits == 0 ? "void" : "handle"; break;
+    case TypeCode::kBool:
+      s = "bool";
+      break;
+    case TypeCode::kInt:
+      s = "i" + std::to_string(t.bits);
+      break;
+    case TypeCode::kUInt:
+      s = "u" + std::to_string(t.bits);
+      break;
+    case TypeCode::kFloat:
+      s = "f" + std::to_string(t.bits);
+      break;
+    case TypeCode::kBFloat:
+      s = "bf" + std::to_string(t.bits);
+      break;
+    case TypeCode::kHandle:
+      s = t.bits == 0 ? "void" : "handle";
+      break;
   }
   if (t.lanes > 1) s += "x" + std::to_string(t.lanes);
   return s;

@@ -11,8 +11,9 @@ namespace mlcc::ir {
 
 const char* kind_name(NodeKind k) {
   switch (k) {
-#define MLCC_X(kind, s) \
-  case NodeKind::k##kind: return #kind;
+#define MLCC_X(kind, s)   \
+  case NodeKind::k##kind: \
+    return #kind;
     MLCC_EXPR_KINDS(MLCC_X) MLCC_STMT_KINDS(MLCC_X)
 #undef MLCC_X
   }
@@ -21,64 +22,98 @@ const char* kind_name(NodeKind k) {
 
 const char* scope_name(MemScope s) {
   switch (s) {
-    case MemScope::kGlobal: return "global";
-    case MemScope::kShared: return "shared";
-    case MemScope::kLocal: return "local";
+    case MemScope::kGlobal:
+      return "global";
+    case MemScope::kShared:
+      return "shared";
+    case MemScope::kLocal:
+      return "local";
   }
   return "?";
 }
 
 const char* intrinsic_name(Intrinsic op) {
   switch (op) {
-    case Intrinsic::kExp: return "exp";
-    case Intrinsic::kLog: return "log";
-    case Intrinsic::kSqrt: return "sqrt";
-    case Intrinsic::kRsqrt: return "rsqrt";
-    case Intrinsic::kTanh: return "tanh";
-    case Intrinsic::kFabs: return "fabs";
-    case Intrinsic::kFloor: return "floor";
-    case Intrinsic::kCeil: return "ceil";
-    case Intrinsic::kPow: return "pow";
-    case Intrinsic::kFma: return "fma";
-    case Intrinsic::kErf: return "erf";
-    case Intrinsic::kReinterpret: return "reinterpret";
-    case Intrinsic::kSyncThreads: return "sync_threads";
-    case Intrinsic::kWarpShuffleXor: return "warp_shuffle_xor";
-    case Intrinsic::kWarpShuffleDown: return "warp_shuffle_down";
-    case Intrinsic::kThreadAllReduce: return "thread_allreduce";
+    case Intrinsic::kExp:
+      return "exp";
+    case Intrinsic::kLog:
+      return "log";
+    case Intrinsic::kSqrt:
+      return "sqrt";
+    case Intrinsic::kRsqrt:
+      return "rsqrt";
+    case Intrinsic::kTanh:
+      return "tanh";
+    case Intrinsic::kFabs:
+      return "fabs";
+    case Intrinsic::kFloor:
+      return "floor";
+    case Intrinsic::kCeil:
+      return "ceil";
+    case Intrinsic::kPow:
+      return "pow";
+    case Intrinsic::kFma:
+      return "fma";
+    case Intrinsic::kErf:
+      return "erf";
+    case Intrinsic::kReinterpret:
+      return "reinterpret";
+    case Intrinsic::kSyncThreads:
+      return "sync_threads";
+    case Intrinsic::kWarpShuffleXor:
+      return "warp_shuffle_xor";
+    case Intrinsic::kWarpShuffleDown:
+      return "warp_shuffle_down";
+    case Intrinsic::kThreadAllReduce:
+      return "thread_allreduce";
   }
   return "?";
 }
 
 const char* reduce_name(ReduceKind k) {
   switch (k) {
-    case ReduceKind::kSum: return "sum";
-    case ReduceKind::kMax: return "max";
-    case ReduceKind::kMin: return "min";
+    case ReduceKind::kSum:
+      return "sum";
+    case ReduceKind::kMax:
+      return "max";
+    case ReduceKind::kMin:
+      return "min";
   }
   return "?";
 }
 
 const char* for_kind_name(ForKind k) {
   switch (k) {
-    case ForKind::kSerial: return "serial";
-    case ForKind::kParallel: return "parallel";
-    case ForKind::kVectorized: return "vectorized";
-    case ForKind::kUnrolled: return "unrolled";
-    case ForKind::kThreadBinding: return "thread_binding";
+    case ForKind::kSerial:
+      return "serial";
+    case ForKind::kParallel:
+      return "parallel";
+    case ForKind::kVectorized:
+      return "vectorized";
+    case ForKind::kUnrolled:
+      return "unrolled";
+    case ForKind::kThreadBinding:
+      return "thread_binding";
   }
   return "?";
 }
 
 const char* thread_axis_name(ThreadAxis a) {
   switch (a) {
-    case ThreadAxis::kNone: return "none";
-    case ThreadAxis::kBlockX: return "blockIdx.x";
-    case ThreadAxis::kBlockY: return "blockIdx.y";
-    case ThreadAxis::kBlockZ: return "blockIdx.z";
-    case ThreadAxis::kThreadX: return "threadIdx.x";
-    case ThreadAxis::kThreadY: return "threadIdx.y";
-    case ThreadAxis::kThreadZ: return "threadIdx.z";
+    case ThreadAxis::kNone:
+      return "none";
+    case ThreadAxis::kBlockX:
+      return "blockIdx.x";
+    case ThreadAxis::kBlockY:
+      return "blockIdx.y";
+    case ThreadAxis::kBlockZ:
+      return "blockIdx.z";
+    case ThreadAxis::kThreadX:
+      return "threadIdx.x";
+    case ThreadAxis::kThreadY:
+      return "threadIdx.y";
+    case ThreadAxis::kThreadZ:
+      return "threadIdx.z";
   }
   return "?";
 }
@@ -187,18 +222,22 @@ void unify(NodeKind k, Expr& a, Expr& b) {
   if (a.dtype() == b.dtype()) return;
   DataType ta = a.dtype(), tb = b.dtype();
   if (ta.element_of() != tb.element_of()) {
-    if (is_imm(b) && tb.is_scalar()) b = convert_imm(b, ta.element_of());
-    else if (is_imm(a) && ta.is_scalar()) a = convert_imm(a, tb.element_of());
+    if (is_imm(b) && tb.is_scalar())
+      b = convert_imm(b, ta.element_of());
+    else if (is_imm(a) && ta.is_scalar())
+      a = convert_imm(a, tb.element_of());
     else
-      throw Error(std::string("type mismatch in ") + kind_name(k) + ": " + to_string(ta) +
-                  " vs " + to_string(tb));
+      throw Error(std::string("type mismatch in ") + kind_name(k) + ": " + to_string(ta) + " vs " +
+                  to_string(tb));
   }
   if (a.dtype().lanes != b.dtype().lanes) {
-    if (a.dtype().is_scalar()) a = broadcast(a, b.dtype().lanes);
-    else if (b.dtype().is_scalar()) b = broadcast(b, a.dtype().lanes);
+    if (a.dtype().is_scalar())
+      a = broadcast(a, b.dtype().lanes);
+    else if (b.dtype().is_scalar())
+      b = broadcast(b, a.dtype().lanes);
     else
-      throw Error(std::string("lane mismatch in ") + kind_name(k) + ": " +
-                  to_string(a.dtype()) + " vs " + to_string(b.dtype()));
+      throw Error(std::string("lane mismatch in ") + kind_name(k) + ": " + to_string(a.dtype()) +
+                  " vs " + to_string(b.dtype()));
   }
 }
 
@@ -296,8 +335,8 @@ Expr fabs(Expr x) { return float_unary(Intrinsic::kFabs, std::move(x)); }
 
 Expr reinterpret(DataType t, Expr x) {
   if (t.bits * t.lanes != x.dtype().bits * x.dtype().lanes)
-    throw Error("reinterpret between types of different size: " + to_string(x.dtype()) +
-                " to " + to_string(t));
+    throw Error("reinterpret between types of different size: " + to_string(x.dtype()) + " to " +
+                to_string(t));
   return call(t, Intrinsic::kReinterpret, {std::move(x)});
 }
 
@@ -321,9 +360,12 @@ Expr reduce_identity(ReduceKind k, DataType t) {
 
 Expr reduce_combine(ReduceKind k, Expr a, Expr b) {
   switch (k) {
-    case ReduceKind::kSum: return a + b;
-    case ReduceKind::kMax: return max(a, b);
-    case ReduceKind::kMin: return min(a, b);
+    case ReduceKind::kSum:
+      return a + b;
+    case ReduceKind::kMax:
+      return max(a, b);
+    case ReduceKind::kMin:
+      return min(a, b);
   }
   return Expr();
 }
@@ -334,8 +376,8 @@ Stmt for_loop(Var v, Expr min, Expr extent, Stmt body, ForKind kind, ThreadAxis 
   MLCC_CHECK((kind == ForKind::kThreadBinding) == (axis != ThreadAxis::kNone),
              "a thread axis goes with ForKind::kThreadBinding and only with it");
   MLCC_CHECK(body.defined(), "for loop without a body");
-  return Stmt(std::make_shared<const ForNode>(std::move(v), std::move(min), std::move(extent),
-                                              kind, axis, std::move(body)));
+  return Stmt(std::make_shared<const ForNode>(std::move(v), std::move(min), std::move(extent), kind,
+                                              axis, std::move(body)));
 }
 
 Stmt thread_loop(Var v, Expr extent, ThreadAxis axis, Stmt body) {
@@ -353,11 +395,11 @@ Stmt store(Buffer b, std::vector<Expr> indices, Expr value) {
     if (value.dtype() != want && value.dtype().is_scalar() && want.is_vector())
       value = broadcast(value, want.lanes);
     if (value.dtype() != want)
-      throw Error("store of " + to_string(value.dtype()) + " into buffer '" + b->name +
-                  "' of " + to_string(want));
+      throw Error("store of " + to_string(value.dtype()) + " into buffer '" + b->name + "' of " +
+                  to_string(want));
   }
-  return Stmt(std::make_shared<const BufferStoreNode>(std::move(b), std::move(indices),
-                                                      std::move(value)));
+  return Stmt(
+      std::make_shared<const BufferStoreNode>(std::move(b), std::move(indices), std::move(value)));
 }
 
 Stmt allocate(Buffer b, Stmt body) {
@@ -382,8 +424,10 @@ Stmt seq(std::vector<Stmt> stmts) {
   std::vector<Stmt> flat;
   for (Stmt& s : stmts) {
     if (!s.defined()) continue;
-    if (const auto* sq = s.as<SeqNode>()) flat.insert(flat.end(), sq->seq.begin(), sq->seq.end());
-    else flat.push_back(std::move(s));
+    if (const auto* sq = s.as<SeqNode>())
+      flat.insert(flat.end(), sq->seq.begin(), sq->seq.end());
+    else
+      flat.push_back(std::move(s));
   }
   if (flat.size() == 1) return flat[0];
   return Stmt(std::make_shared<const SeqNode>(std::move(flat)));

@@ -62,7 +62,7 @@ class Expr : public Ref<ExprNode> {
  public:
   using Ref::Ref;
   Expr() = default;
-  Expr(int v);     // NOLINT: i32 constant
+  Expr(int v);      // NOLINT: i32 constant
   Expr(int64_t v);  // NOLINT: i64 constant
   Expr(double v);   // NOLINT: f32 constant
   DataType dtype() const { return get()->dtype; }
@@ -150,7 +150,9 @@ struct NotNode : ExprNode {
 struct SelectNode : ExprNode {
   const Expr cond, true_value, false_value;
   SelectNode(DataType t, Expr c, Expr tv, Expr fv)
-      : ExprNode(NodeKind::kSelect, t), cond(std::move(c)), true_value(std::move(tv)),
+      : ExprNode(NodeKind::kSelect, t),
+        cond(std::move(c)),
+        true_value(std::move(tv)),
         false_value(std::move(fv)) {}
   MLCC_HOLDS_ONE(kSelect)
 };
@@ -186,7 +188,17 @@ struct BufferLoadNode : ExprNode {
 // Built-in operations. The list lives here and nowhere else; intrinsic_name() spells them.
 enum class Intrinsic : uint8_t {
   // Math on floats (element-wise on vectors).
-  kExp, kLog, kSqrt, kRsqrt, kTanh, kFabs, kFloor, kCeil, kPow, kFma, kErf,
+  kExp,
+  kLog,
+  kSqrt,
+  kRsqrt,
+  kTanh,
+  kFabs,
+  kFloor,
+  kCeil,
+  kPow,
+  kFma,
+  kErf,
   // Bit reinterpretation to the call's dtype (same total bits).
   kReinterpret,
   // Barrier over the threads of a block (CUDA __syncthreads, SPIR-V OpControlBarrier).
@@ -244,8 +256,13 @@ struct ForNode : StmtNode {
   const ThreadAxis thread_axis;  // kNone unless for_kind is kThreadBinding
   const Stmt body;
   ForNode(Var v, Expr mn, Expr ext, ForKind k, ThreadAxis ax, Stmt b)
-      : StmtNode(NodeKind::kFor), var(std::move(v)), min(std::move(mn)),
-        extent(std::move(ext)), for_kind(k), thread_axis(ax), body(std::move(b)) {}
+      : StmtNode(NodeKind::kFor),
+        var(std::move(v)),
+        min(std::move(mn)),
+        extent(std::move(ext)),
+        for_kind(k),
+        thread_axis(ax),
+        body(std::move(b)) {}
   MLCC_HOLDS_ONE(kFor)
 };
 struct BufferStoreNode : StmtNode {
@@ -253,7 +270,9 @@ struct BufferStoreNode : StmtNode {
   const std::vector<Expr> indices;
   const Expr value;
   BufferStoreNode(Buffer b, std::vector<Expr> idx, Expr v)
-      : StmtNode(NodeKind::kBufferStore), buffer(std::move(b)), indices(std::move(idx)),
+      : StmtNode(NodeKind::kBufferStore),
+        buffer(std::move(b)),
+        indices(std::move(idx)),
         value(std::move(v)) {}
   MLCC_HOLDS_ONE(kBufferStore)
 };
@@ -269,7 +288,9 @@ struct IfThenElseNode : StmtNode {
   const Expr cond;
   const Stmt then_case, else_case;  // else_case may be null
   IfThenElseNode(Expr c, Stmt t, Stmt e)
-      : StmtNode(NodeKind::kIfThenElse), cond(std::move(c)), then_case(std::move(t)),
+      : StmtNode(NodeKind::kIfThenElse),
+        cond(std::move(c)),
+        then_case(std::move(t)),
         else_case(std::move(e)) {}
   MLCC_HOLDS_ONE(kIfThenElse)
 };
@@ -278,7 +299,9 @@ struct LetStmtNode : StmtNode {
   const Expr value;
   const Stmt body;
   LetStmtNode(Var v, Expr val, Stmt b)
-      : StmtNode(NodeKind::kLetStmt), var(std::move(v)), value(std::move(val)),
+      : StmtNode(NodeKind::kLetStmt),
+        var(std::move(v)),
+        value(std::move(val)),
         body(std::move(b)) {}
   MLCC_HOLDS_ONE(kLetStmt)
 };
@@ -315,7 +338,7 @@ Expr make_const(DataType t, double v);  // IntImm for integer/bool types, FloatI
 Expr make_const(DataType t, int64_t v);
 Expr make_zero(DataType t);
 bool is_const_int(const Expr& e, int64_t* value = nullptr);
-bool is_const_int(const Expr& e, int64_t value);  // e is the integer constant `value`
+bool is_const_int(const Expr& e, int64_t value);      // e is the integer constant `value`
 inline bool is_const_int(const Expr& e, int value) {  // so that a literal 0 is not a pointer
   return is_const_int(e, static_cast<int64_t>(value));
 }

@@ -8,11 +8,13 @@ namespace mlcc::ir {
 void ExprVisitor::visit(const Expr& e) {
   if (!e.defined()) return;
   switch (e.kind()) {
-#define MLCC_X(kind, S) \
-  case NodeKind::k##kind: return visit_(static_cast<const S*>(e.get()));
+#define MLCC_X(kind, S)   \
+  case NodeKind::k##kind: \
+    return visit_(static_cast<const S*>(e.get()));
     MLCC_EXPR_KINDS(MLCC_X)
 #undef MLCC_X
-    default: MLCC_CHECK(false, "statement kind in an expression visitor");
+    default:
+      MLCC_CHECK(false, "statement kind in an expression visitor");
   }
 }
 
@@ -37,17 +39,17 @@ void ExprVisitor::visit_(const CallNode* n) {
 void IRVisitor::visit(const Stmt& s) {
   if (!s.defined()) return;
   switch (s.kind()) {
-#define MLCC_X(kind, S) \
-  case NodeKind::k##kind: return visit_(static_cast<const S*>(s.get()));
+#define MLCC_X(kind, S)   \
+  case NodeKind::k##kind: \
+    return visit_(static_cast<const S*>(s.get()));
     MLCC_STMT_KINDS(MLCC_X)
 #undef MLCC_X
-    default: MLCC_CHECK(false, "expression kind in a statement visitor");
+    default:
+      MLCC_CHECK(false, "expression kind in a statement visitor");
   }
 }
 
-void IRVisitor::visit_(const ForNode* n) {
-  visit(n->min), visit(n->extent), visit(n->body);
-}
+void IRVisitor::visit_(const ForNode* n) { visit(n->min), visit(n->extent), visit(n->body); }
 void IRVisitor::visit_(const BufferStoreNode* n) {
   for (const Expr& i : n->indices) visit(i);
   visit(n->value);
@@ -67,11 +69,13 @@ void IRVisitor::visit_(const EvaluateNode* n) { visit(n->value); }
 Expr ExprMutator::mutate(const Expr& e) {
   if (!e.defined()) return e;
   switch (e.kind()) {
-#define MLCC_X(kind, S) \
-  case NodeKind::k##kind: return mutate_(static_cast<const S*>(e.get()), e);
+#define MLCC_X(kind, S)   \
+  case NodeKind::k##kind: \
+    return mutate_(static_cast<const S*>(e.get()), e);
     MLCC_EXPR_KINDS(MLCC_X)
 #undef MLCC_X
-    default: MLCC_CHECK(false, "statement kind in an expression mutator");
+    default:
+      MLCC_CHECK(false, "statement kind in an expression mutator");
   }
   return e;
 }
@@ -133,11 +137,13 @@ Expr ExprMutator::mutate_(const CallNode* n, const Expr& self) {
 Stmt IRMutator::mutate(const Stmt& s) {
   if (!s.defined()) return s;
   switch (s.kind()) {
-#define MLCC_X(kind, S) \
-  case NodeKind::k##kind: return mutate_(static_cast<const S*>(s.get()), s);
+#define MLCC_X(kind, S)   \
+  case NodeKind::k##kind: \
+    return mutate_(static_cast<const S*>(s.get()), s);
     MLCC_STMT_KINDS(MLCC_X)
 #undef MLCC_X
-    default: MLCC_CHECK(false, "expression kind in a statement mutator");
+    default:
+      MLCC_CHECK(false, "expression kind in a statement mutator");
   }
   return s;
 }

@@ -13,25 +13,44 @@ namespace {
 
 const char* binary_symbol(NodeKind k) {
   switch (k) {
-    case NodeKind::kAdd: return "+";
-    case NodeKind::kSub: return "-";
-    case NodeKind::kMul: return "*";
-    case NodeKind::kDiv: return "/";
-    case NodeKind::kMod: return "%";
-    case NodeKind::kEQ: return "==";
-    case NodeKind::kNE: return "!=";
-    case NodeKind::kLT: return "<";
-    case NodeKind::kLE: return "<=";
-    case NodeKind::kGT: return ">";
-    case NodeKind::kGE: return ">=";
-    case NodeKind::kAnd: return "&&";
-    case NodeKind::kOr: return "||";
-    case NodeKind::kBitAnd: return "&";
-    case NodeKind::kBitOr: return "|";
-    case NodeKind::kBitXor: return "^";
-    case NodeKind::kShl: return "<<";
-    case NodeKind::kShr: return ">>";
-    default: return nullptr;  // min, max print as calls
+    case NodeKind::kAdd:
+      return "+";
+    case NodeKind::kSub:
+      return "-";
+    case NodeKind::kMul:
+      return "*";
+    case NodeKind::kDiv:
+      return "/";
+    case NodeKind::kMod:
+      return "%";
+    case NodeKind::kEQ:
+      return "==";
+    case NodeKind::kNE:
+      return "!=";
+    case NodeKind::kLT:
+      return "<";
+    case NodeKind::kLE:
+      return "<=";
+    case NodeKind::kGT:
+      return ">";
+    case NodeKind::kGE:
+      return ">=";
+    case NodeKind::kAnd:
+      return "&&";
+    case NodeKind::kOr:
+      return "||";
+    case NodeKind::kBitAnd:
+      return "&";
+    case NodeKind::kBitOr:
+      return "|";
+    case NodeKind::kBitXor:
+      return "^";
+    case NodeKind::kShl:
+      return "<<";
+    case NodeKind::kShr:
+      return ">>";
+    default:
+      return nullptr;  // min, max print as calls
   }
 }
 
@@ -49,17 +68,22 @@ class Printer {
       return;
     }
     if (const auto* n = e.as<IntImmNode>()) {
-      if (n->dtype == DataType::i32()) os << n->value;
-      else if (n->dtype.is_bool()) os << (n->value ? "true" : "false");
-      else os << to_string(n->dtype) << "(" << n->value << ")";
+      if (n->dtype == DataType::i32())
+        os << n->value;
+      else if (n->dtype.is_bool())
+        os << (n->value ? "true" : "false");
+      else
+        os << to_string(n->dtype) << "(" << n->value << ")";
     } else if (const auto* n = e.as<FloatImmNode>()) {
       std::ostringstream v;
       v.precision(9);
       v << n->value;
       std::string s = v.str();
       if (std::isfinite(n->value) && s.find_first_of(".e") == std::string::npos) s += ".0";
-      if (n->dtype == DataType::f32()) os << s << "f";
-      else os << to_string(n->dtype) << "(" << s << ")";
+      if (n->dtype == DataType::f32())
+        os << s << "f";
+      else
+        os << to_string(n->dtype) << "(" << s << ")";
     } else if (const auto* n = e.as<VarNode>()) {
       os << name_of(n);
     } else if (const auto* n = e.as<BinaryNode>()) {
@@ -113,7 +137,8 @@ class Printer {
         if (i) os << ", ";
         if (n->op == Intrinsic::kThreadAllReduce && i == 1 && is_const_int(n->args[1]))
           os << reduce_name(static_cast<ReduceKind>(n->args[1].as<IntImmNode>()->value));
-        else print(os, n->args[i]);
+        else
+          print(os, n->args[i]);
       }
       os << ")";
     }
@@ -128,8 +153,10 @@ class Printer {
       os << ", ";
       print(os, n->extent);
       os << ")";
-      if (n->for_kind == ForKind::kThreadBinding) os << " bind(" << thread_axis_name(n->thread_axis) << ")";
-      else if (n->for_kind != ForKind::kSerial) os << " " << for_kind_name(n->for_kind);
+      if (n->for_kind == ForKind::kThreadBinding)
+        os << " bind(" << thread_axis_name(n->thread_axis) << ")";
+      else if (n->for_kind != ForKind::kSerial)
+        os << " " << for_kind_name(n->for_kind);
       os << " {\n";
       print(os, n->body, indent + 1);
       os << pad << "}\n";

@@ -18,9 +18,12 @@ const ForNode* thread_for(const Stmt& s) {
 // (shared scratch of a reduction) and lets placed around it.
 const ForNode* region_of(Stmt s) {
   while (true) {
-    if (const auto* a = s.as<AllocateNode>()) s = a->body;
-    else if (const auto* l = s.as<LetStmtNode>()) s = l->body;
-    else return thread_for(s);
+    if (const auto* a = s.as<AllocateNode>())
+      s = a->body;
+    else if (const auto* l = s.as<LetStmtNode>())
+      s = l->body;
+    else
+      return thread_for(s);
   }
 }
 

@@ -77,7 +77,8 @@ class Lowerer : public IRMutator {
  private:
   Stmt expand(const Buffer& buf, const std::vector<Expr>& idx, const CallNode* c) {
     if (c->args.size() < 3 || !is_const_int(c->args[1]))
-      throw Error(std::string(kPass) + "malformed call with " + std::to_string(c->args.size()) + " arguments");
+      throw Error(std::string(kPass) + "malformed call with " + std::to_string(c->args.size()) +
+                  " arguments");
     auto kind = static_cast<ReduceKind>(c->args[1].as<IntImmNode>()->value);
     Expr value = mutate(c->args[0]);
     std::vector<ThreadLoop> group, others;

@@ -13,11 +13,11 @@ class Error : public std::runtime_error {
 };
 
 // Internal invariant failure: a bug in mlcc, never the user's input.
-#define MLCC_CHECK(cond, msg)                                                               \
-  do {                                                                                      \
-    if (!(cond))                                                                            \
-      throw ::mlcc::Error(std::string("internal check failed: ") + #cond + " (" + __FILE__ + \
-                          ":" + std::to_string(__LINE__) + "): " + (msg));                 \
+#define MLCC_CHECK(cond, msg)                                                                      \
+  do {                                                                                             \
+    if (!(cond))                                                                                   \
+      throw ::mlcc::Error(std::string("internal check failed: ") + #cond + " (" + __FILE__ + ":" + \
+                          std::to_string(__LINE__) + "): " + (msg));                               \
   } while (0)
 
 }  // namespace mlcc

@@ -55,18 +55,16 @@
 namespace mlcc::vm {
 
 enum Opcode : int64_t {
-  kArg = 1,     // dst, i          dst = the function's input tensor i
-  kScalar = 2,  // dst, i          dst = the function's scalar i
-  kParam = 3,   // dst, i          dst = parameter i (manifest "params" order)
-  kKVCache = 4, // dst, layer      dst = the layer's KV cache pool
-  kView = 5,    // dst, s, offset  dst = storage s + offset bytes (planned
-                // intermediate)
-  kConst = 6,   // dst, value      dst = the int64 value
-  kBinary =
-      7, // dst, op, a, b   dst = a op b on scalar registers; op is a BinaryOp
-  kCall = 8, // kernel, nb, buffer regs x nb, ns, scalar regs x ns
-  kResult =
-      9, // n, regs x n     the function's outputs are these tensor registers
+  kArg = 1,      // dst, i          dst = the function's input tensor i
+  kScalar = 2,   // dst, i          dst = the function's scalar i
+  kParam = 3,    // dst, i          dst = parameter i (manifest "params" order)
+  kKVCache = 4,  // dst, layer      dst = the layer's KV cache pool
+  kView = 5,     // dst, s, offset  dst = storage s + offset bytes (planned
+                 // intermediate)
+  kConst = 6,    // dst, value      dst = the int64 value
+  kBinary = 7,   // dst, op, a, b   dst = a op b on scalar registers; op is a BinaryOp
+  kCall = 8,     // kernel, nb, buffer regs x nb, ns, scalar regs x ns
+  kResult = 9,   // n, regs x n     the function's outputs are these tensor registers
 };
 
 enum BinaryOp : int64_t {
@@ -79,4 +77,4 @@ enum BinaryOp : int64_t {
   kMax = 6
 };
 
-} // namespace mlcc::vm
+}  // namespace mlcc::vm

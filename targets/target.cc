@@ -10,11 +10,16 @@ namespace mlcc {
 
 const char* target_kind_name(TargetKind k) {
   switch (k) {
-    case TargetKind::kCpu: return "cpu";
-    case TargetKind::kCuda: return "cuda";
-    case TargetKind::kRocm: return "rocm";
-    case TargetKind::kVulkan: return "vulkan";
-    case TargetKind::kMetal: return "metal";
+    case TargetKind::kCpu:
+      return "cpu";
+    case TargetKind::kCuda:
+      return "cuda";
+    case TargetKind::kRocm:
+      return "rocm";
+    case TargetKind::kVulkan:
+      return "vulkan";
+    case TargetKind::kMetal:
+      return "metal";
   }
   return "?";
 }
@@ -47,8 +52,10 @@ std::string Target::str() const {
       if (!mcpu.empty()) s += " -mcpu=" + mcpu;
       return s;
     }
-    case TargetKind::kCuda: return "cuda -arch=" + mcpu;
-    default: return std::string(target_kind_name(kind)) + (mcpu.empty() ? "" : " -mcpu=" + mcpu);
+    case TargetKind::kCuda:
+      return "cuda -arch=" + mcpu;
+    default:
+      return std::string(target_kind_name(kind)) + (mcpu.empty() ? "" : " -mcpu=" + mcpu);
   }
 }
 
@@ -64,8 +71,7 @@ Target Target::parse(const std::string& spec) {
     opts.emplace_back(tok.substr(1, eq - 1), tok.substr(eq + 1));
   }
   auto bad_option = [&](const std::string& key, const char* accepted) {
-    return Error("target '" + spec + "': unknown option -" + key + " (accepted: " + accepted +
-                 ")");
+    return Error("target '" + spec + "': unknown option -" + key + " (accepted: " + accepted + ")");
   };
   if (kind == "cpu" || kind == "llvm") {
     Target t = host_cpu();
@@ -88,8 +94,10 @@ Target Target::parse(const std::string& spec) {
   if (kind == "cuda" || kind == "nvptx") {
     std::string arch = "sm_80";
     for (auto& [k, v] : opts) {
-      if (k == "arch" || k == "mcpu") arch = v;
-      else throw bad_option(k, "-arch");
+      if (k == "arch" || k == "mcpu")
+        arch = v;
+      else
+        throw bad_option(k, "-arch");
     }
     return cuda_target(arch);
   }

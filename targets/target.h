@@ -11,14 +11,14 @@ enum class TargetKind { kCpu, kCuda, kRocm, kVulkan, kMetal };
 
 struct Target {
   TargetKind kind = TargetKind::kCpu;
-  std::string triple;     // LLVM target triple ("x86_64-unknown-linux-gnu", "nvptx64-nvidia-cuda")
-  std::string mcpu;       // LLVM CPU name ("skylake-avx512", "sm_90", "gfx1100"); "" = generic
-  std::string features;   // LLVM feature string ("+avx512f,+f16c", "+ptx80")
-  int warp_size = 1;      // threads per warp/subgroup; 1 on the CPU
+  std::string triple;    // LLVM target triple ("x86_64-unknown-linux-gnu", "nvptx64-nvidia-cuda")
+  std::string mcpu;      // LLVM CPU name ("skylake-avx512", "sm_90", "gfx1100"); "" = generic
+  std::string features;  // LLVM feature string ("+avx512f,+f16c", "+ptx80")
+  int warp_size = 1;     // threads per warp/subgroup; 1 on the CPU
   int max_threads_per_block = 1;
-  int max_shared_memory = 0;   // bytes per block usable by default
-  int vector_bits = 128;       // native SIMD width (CPU) or widest efficient load (GPU)
-  int num_cores = 1;           // CPU: threads the parallel loops are split over by default
+  int max_shared_memory = 0;  // bytes per block usable by default
+  int vector_bits = 128;      // native SIMD width (CPU) or widest efficient load (GPU)
+  int num_cores = 1;          // CPU: threads the parallel loops are split over by default
 
   bool is_gpu() const { return kind != TargetKind::kCpu; }
   // The canonical string, parseable again: "cuda -arch=sm_90".

@@ -25,64 +25,48 @@ nlohmann::json shape_json(const graph::TensorType &t) {
   return shape;
 }
 
-nlohmann::json tensor_json(const std::string &name,
-                           const graph::TensorType &t) {
-  return {{"name", name},
-          {"dtype", ir::to_string(t.dtype)},
-          {"shape", shape_json(t)}};
+nlohmann::json tensor_json(const std::string &name, const graph::TensorType &t) {
+  return {{"name", name}, {"dtype", ir::to_string(t.dtype)}, {"shape", shape_json(t)}};
 }
 
 std::string result_name(const std::string &function, size_t i) {
-  if (function == "embed")
-    return "embeddings";
-  if (function == "prefill" || function == "decode")
-    return "logits";
-  if (function == "softmax_with_temperature")
-    return "probs";
-  if (function == "argmax")
-    return "token";
+  if (function == "embed") return "embeddings";
+  if (function == "prefill" || function == "decode") return "logits";
+  if (function == "softmax_with_temperature") return "probs";
+  if (function == "argmax") return "token";
   return "result" + std::to_string(i);
 }
 
-} // namespace
+}  // namespace
 
-CompileOptions resolve_options(const models::LlamaConfig &config,
-                               CompileOptions o) {
-  if (const char *t = std::getenv("MLCC_TIME_PASSES");
-      t && std::string(t) == "1")
+CompileOptions resolve_options(const models::LlamaConfig &config, CompileOptions o) {
+  if (const char *t = std::getenv("MLCC_TIME_PASSES"); t && std::string(t) == "1")
     o.time_passes = true;
-  kernels::Quantization::parse(
-      o.quantization); // throws naming the accepted values
+  kernels::Quantization::parse(o.quantization);  // throws naming the accepted values
   if (o.context_window < 0)
-    throw Error("--context-window must be positive, got " +
-                std::to_string(o.context_window));
+    throw Error("--context-window must be positive, got " + std::to_string(o.context_window));
   if (o.context_window == 0) {
     o.context_window = std::min<int64_t>(config.max_position_embeddings, 8192);
     if (config.sliding_window)
       o.context_window = std::min(o.context_window, *config.sliding_window);
   }
   if (config.sliding_window && *config.sliding_window < o.context_window)
-    throw Error("the config's sliding_window is " +
-                std::to_string(*config.sliding_window) +
+    throw Error("the config's sliding_window is " + std::to_string(*config.sliding_window) +
                 " tokens; mlcc has no sliding-window attention, so the context "
                 "window (" +
-                std::to_string(o.context_window) +
-                ") must not exceed it: pass --context-window " +
+                std::to_string(o.context_window) + ") must not exceed it: pass --context-window " +
                 std::to_string(*config.sliding_window) + " or less");
   if (o.prefill_chunk_size < 0)
     throw Error("--prefill-chunk-size must be positive, got " +
                 std::to_string(o.prefill_chunk_size));
-  if (o.prefill_chunk_size == 0)
-    o.prefill_chunk_size = std::min<int64_t>(2048, o.context_window);
+  if (o.prefill_chunk_size == 0) o.prefill_chunk_size = std::min<int64_t>(2048, o.context_window);
   if (o.prefill_chunk_size > o.context_window)
     throw Error("--prefill-chunk-size " + std::to_string(o.prefill_chunk_size) +
-                " exceeds the context window " +
-                std::to_string(o.context_window));
+                " exceeds the context window " + std::to_string(o.context_window));
   return o;
 }
 
-graph::Program compile_program(const models::LlamaConfig &config,
-                               const CompileOptions &options) {
+graph::Program compile_program(const models::LlamaConfig &config, const CompileOptions &options) {
   graph::Program p;
   p.target = Target::parse(options.target);
   p.quant = kernels::Quantization::parse(options.quantization);
@@ -94,12 +78,10 @@ graph::Program compile_program(const models::LlamaConfig &config,
   b.prefill_chunk_size = options.prefill_chunk_size;
   p.page_size = b.page_size;
   p.module = models::build_llama(config, b);
-  return graph::run_graph_pipeline(std::move(p),
-                                   {options.dump_ir, options.time_passes});
+  return graph::run_graph_pipeline(std::move(p), {options.dump_ir, options.time_passes});
 }
 
-nlohmann::json make_manifest(const graph::Program &p,
-                             const models::LlamaConfig &config) {
+nlohmann::json make_manifest(const graph::Program &p, const models::LlamaConfig &config) {
   nlohmann::json m;
   m["format_version"] = kLibraryFormatVersion;
   m["mlcc_version"] = version_string();
@@ -115,12 +97,9 @@ nlohmann::json make_manifest(const graph::Program &p,
     for (const graph::Node &n : f.nodes)
       if (n.op == graph::OpKind::kKVCache) {
         const auto &s = n.outputs[0].shape;
-        kv = {{"num_layers", config.num_layers},
-              {"num_pages", s[0].value},
-              {"num_kv_heads", s[2].value},
-              {"page_size", s[3].value},
-              {"head_dim", s[4].value},
-              {"dtype", ir::to_string(n.outputs[0].dtype)}};
+        kv = {{"num_layers", config.num_layers}, {"num_pages", s[0].value},
+              {"num_kv_heads", s[2].value},      {"page_size", s[3].value},
+              {"head_dim", s[4].value},          {"dtype", ir::to_string(n.outputs[0].dtype)}};
       }
   m["kv_cache"] = kv;
 
@@ -136,14 +115,12 @@ nlohmann::json make_manifest(const graph::Program &p,
   nlohmann::json functions = nlohmann::json::object();
   for (const graph::Function &f : p.module.functions) {
     const graph::VmFunction &vm = p.vm.at(f.name);
-    nlohmann::json inputs = nlohmann::json::array(),
-                   outputs = nlohmann::json::array();
+    nlohmann::json inputs = nlohmann::json::array(), outputs = nlohmann::json::array();
     for (const graph::Node &n : f.nodes)
       if (n.op == graph::OpKind::kInput)
         inputs.push_back(tensor_json(n.attr_str("name"), n.outputs[0]));
     for (size_t i = 0; i < f.results.size(); ++i)
-      outputs.push_back(
-          tensor_json(result_name(f.name, i), f.type(f.results[i])));
+      outputs.push_back(tensor_json(result_name(f.name, i), f.type(f.results[i])));
     functions[f.name] = {{"inputs", inputs},
                          {"scalars", vm.scalars},
                          {"outputs", outputs},
@@ -154,8 +131,7 @@ nlohmann::json make_manifest(const graph::Program &p,
   return m;
 }
 
-CompileSummary compile_model(const models::LlamaConfig &config,
-                             const CompileOptions &options,
+CompileSummary compile_model(const models::LlamaConfig &config, const CompileOptions &options,
                              const std::string &output) {
   CompileOptions o = resolve_options(config, options);
   graph::Program p = compile_program(config, o);
@@ -170,4 +146,4 @@ CompileSummary compile_model(const models::LlamaConfig &config,
   return s;
 }
 
-} // namespace mlcc
+}  // namespace mlcc

@@ -33,11 +33,16 @@ void write_bundle(const std::string& dir, const Bundle& b) {
   json j;
   j["ptx"] = b.ptx_file;
   for (const Kernel& k : b.kernels) {
-    json jk = {{"name", k.name},         {"function", k.function},
-               {"shape", k.shape},       {"grid", k.grid},
-               {"block", k.block},       {"shared_bytes", k.shared_bytes},
-               {"scalars", k.scalars},   {"scalar_types", k.scalar_types},
-               {"tolerance", k.tolerance}, {"bench", k.bench},
+    json jk = {{"name", k.name},
+               {"function", k.function},
+               {"shape", k.shape},
+               {"grid", k.grid},
+               {"block", k.block},
+               {"shared_bytes", k.shared_bytes},
+               {"scalars", k.scalars},
+               {"scalar_types", k.scalar_types},
+               {"tolerance", k.tolerance},
+               {"bench", k.bench},
                {"bytes_moved", k.bytes_moved}};
     for (const Arg& a : k.args)
       jk["args"].push_back({{"dtype", a.dtype},
@@ -72,8 +77,8 @@ Bundle read_bundle(const std::string& dir) {
       k.bench = jk.at("bench");
       k.bytes_moved = jk.at("bytes_moved");
       for (const json& ja : jk.at("args"))
-        k.args.push_back({ja.at("dtype"), ja.at("bytes"), ja.at("input"), ja.at("expected"),
-                          ja.at("rotate")});
+        k.args.push_back(
+            {ja.at("dtype"), ja.at("bytes"), ja.at("input"), ja.at("expected"), ja.at("rotate")});
       b.kernels.push_back(std::move(k));
     }
   } catch (const json::exception& e) {

@@ -11,24 +11,24 @@
 namespace mlcc::bundle {
 
 struct Arg {
-  std::string dtype;      // "f32", "f16", "u32", ...
+  std::string dtype;  // "f32", "f16", "u32", ...
   int64_t bytes = 0;
-  std::string input;      // file with the initial contents; "" = poisoned output
-  std::string expected;   // file with the reference contents; "" = not checked
-  bool rotate = false;    // benchmark: replicate so repeated launches miss the L2 cache
+  std::string input;     // file with the initial contents; "" = poisoned output
+  std::string expected;  // file with the reference contents; "" = not checked
+  bool rotate = false;   // benchmark: replicate so repeated launches miss the L2 cache
 };
 
 struct Kernel {
-  std::string name;       // label shown in tables
-  std::string function;   // PTX entry name
-  std::string shape;      // human-readable shape, e.g. "4096x4096"
+  std::string name;      // label shown in tables
+  std::string function;  // PTX entry name
+  std::string shape;     // human-readable shape, e.g. "4096x4096"
   std::array<int64_t, 3> grid{1, 1, 1}, block{1, 1, 1};
   int64_t shared_bytes = 0;
-  std::vector<Arg> args;          // in PTX parameter order
-  std::vector<int64_t> scalars;   // i32/i64 scalar params after the buffers
+  std::vector<Arg> args;                  // in PTX parameter order
+  std::vector<int64_t> scalars;           // i32/i64 scalar params after the buffers
   std::vector<std::string> scalar_types;  // "i32" or "i64" per scalar
-  double tolerance = 1e-5;        // relative L2 error allowed
-  bool bench = false;             // time it (bytes_moved for GB/s)
+  double tolerance = 1e-5;                // relative L2 error allowed
+  bool bench = false;                     // time it (bytes_moved for GB/s)
   int64_t bytes_moved = 0;
 };
 

@@ -22,18 +22,13 @@ struct KernelCase {
   // Overrides build(nullptr) as the reference (kernels written with the direct
   // builder).
   std::function<ir::PrimFunc()> reference;
-  std::vector<int64_t>
-      scalars; // values of the function's scalar params, in order
-  double tolerance =
-      1e-5; // relative L2 error: 1e-5 in f32, 1e-2 with f16 storage
+  std::vector<int64_t> scalars;  // values of the function's scalar params, in order
+  double tolerance = 1e-5;       // relative L2 error: 1e-5 in f32, 1e-2 with f16 storage
   // Adjusts the random arguments (in parameter order) where random bits are not
   // valid input: token ids, page tables, a cache both read and written.
-  std::function<void(std::vector<std::vector<uint8_t>> &args, uint64_t seed)>
-      prepare;
+  std::function<void(std::vector<std::vector<uint8_t>> &args, uint64_t seed)> prepare;
 
-  ir::PrimFunc reference_func() const {
-    return reference ? reference() : build(nullptr);
-  }
+  ir::PrimFunc reference_func() const { return reference ? reference() : build(nullptr); }
 };
 
 // The kernels of the foundation issue at sizes the interpreter runs in well
@@ -54,17 +49,14 @@ std::vector<bool> written_buffers(const ir::PrimFunc &f);
 // Fresh random inputs (uniform [-1, 1) for floats, random bits for integers)
 // for the read buffers; written buffers are poisoned (all bits set: NaN for
 // floats). case_arguments also applies the case's `prepare`.
-Arrays random_arguments(const ir::PrimFunc &f,
-                        const std::vector<int64_t> &scalars, uint64_t seed);
-Arrays case_arguments(const KernelCase &c, const ir::PrimFunc &f,
-                      uint64_t seed);
+Arrays random_arguments(const ir::PrimFunc &f, const std::vector<int64_t> &scalars, uint64_t seed);
+Arrays case_arguments(const KernelCase &c, const ir::PrimFunc &f, uint64_t seed);
 // Runs f in the interpreter on args (in place).
-void interpret(const ir::PrimFunc &f, Arrays &args,
-               const std::vector<int64_t> &scalars, int warp_size = 32);
+void interpret(const ir::PrimFunc &f, Arrays &args, const std::vector<int64_t> &scalars,
+               int warp_size = 32);
 // The largest relative L2 error over the written buffers (NaN if any output is
 // NaN).
-double output_error(const ir::PrimFunc &f, const Arrays &out,
-                    const Arrays &ref);
+double output_error(const ir::PrimFunc &f, const Arrays &out, const Arrays &ref);
 
 // Compiles f for the CPU (through passes/pipeline.h), runs it on args in place
 // and returns the median time of `repeat` runs in milliseconds (the outputs are
@@ -82,4 +74,4 @@ struct CaseResult {
 };
 CaseResult check_case(const KernelCase &c, uint64_t seed, int repeat = 1);
 
-} // namespace mlcc::check
+}  // namespace mlcc::check

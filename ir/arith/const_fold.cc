@@ -93,12 +93,18 @@ Expr make_bool(bool v) { return make_imm(DataType::boolean(), v); }
 template <typename T>
 bool compare(NodeKind k, T x, T y) {
   switch (k) {
-    case NodeKind::kEQ: return x == y;
-    case NodeKind::kNE: return x != y;
-    case NodeKind::kLT: return x < y;
-    case NodeKind::kLE: return x <= y;
-    case NodeKind::kGT: return x > y;
-    default: return x >= y;
+    case NodeKind::kEQ:
+      return x == y;
+    case NodeKind::kNE:
+      return x != y;
+    case NodeKind::kLT:
+      return x < y;
+    case NodeKind::kLE:
+      return x <= y;
+    case NodeKind::kGT:
+      return x > y;
+    default:
+      return x >= y;
   }
 }
 

@@ -17,12 +17,10 @@ namespace mlcc::graph {
 
 // A dimension: a constant, or a named symbolic size with its upper bound.
 struct Dim {
-  int64_t value = 0; // the constant, or the upper bound of a symbolic dimension
-  std::string symbol; // empty for constants
+  int64_t value = 0;   // the constant, or the upper bound of a symbolic dimension
+  std::string symbol;  // empty for constants
   static Dim constant(int64_t v) { return {v, ""}; }
-  static Dim symbolic(std::string name, int64_t upper) {
-    return {upper, std::move(name)};
-  }
+  static Dim symbolic(std::string name, int64_t upper) { return {upper, std::move(name)}; }
   bool is_symbolic() const { return !symbol.empty(); }
   bool operator==(const Dim &) const = default;
 };
@@ -33,7 +31,7 @@ struct TensorType {
   // Elements and bytes at the upper bounds of the symbolic dimensions.
   int64_t max_elements() const;
   int64_t max_bytes() const;
-  std::string str() const; // "f16[seq_len<=2048, 4096]"
+  std::string str() const;  // "f16[seq_len<=2048, 4096]"
   bool operator==(const TensorType &) const = default;
 };
 
@@ -43,7 +41,7 @@ enum class OpKind {
 #undef MLCC_GRAPH_OP
 };
 const char *op_name(OpKind op);
-int op_num_outputs(OpKind op); // -1 for Call (the node says)
+int op_num_outputs(OpKind op);  // -1 for Call (the node says)
 
 using AttrValue = std::variant<int64_t, double, std::string>;
 using Attrs = std::map<std::string, AttrValue>;
@@ -61,38 +59,32 @@ struct Node {
   std::vector<Value> inputs;
   std::vector<TensorType> outputs;
   Attrs attrs;
-  int64_t
-  attr_int(const std::string &key) const; // throws naming op and key if absent
-  double
-  attr_float(const std::string &key) const; // accepts an int attribute too
+  int64_t attr_int(const std::string &key) const;   // throws naming op and key if absent
+  double attr_float(const std::string &key) const;  // accepts an int attribute too
   const std::string &attr_str(const std::string &key) const;
   bool has_attr(const std::string &key) const { return attrs.count(key) != 0; }
 };
 
 struct Function {
   std::string name;
-  std::vector<Node> nodes; // topological order: inputs refer to earlier nodes
+  std::vector<Node> nodes;  // topological order: inputs refer to earlier nodes
   std::vector<Value> results;
   // Appends a node, checking that its inputs exist; returns its first output.
   Value add(Node n);
   const TensorType &type(Value v) const;
-  const Node &node(Value v) const {
-    return nodes.at(static_cast<size_t>(v.node));
-  }
+  const Node &node(Value v) const { return nodes.at(static_cast<size_t>(v.node)); }
 };
 
 struct ParamInfo {
-  std::string
-      name; // MLC-LLM's names: model.layers.0.self_attn.qkv_proj.weight, ...
+  std::string name;  // MLC-LLM's names: model.layers.0.self_attn.qkv_proj.weight, ...
   TensorType type;
   bool operator==(const ParamInfo &) const = default;
 };
 
 struct Module {
   std::vector<Function> functions;
-  std::vector<ParamInfo> params; // Param nodes refer to these by name
-  const Function &
-  function(const std::string &name) const; // throws naming the function
+  std::vector<ParamInfo> params;                            // Param nodes refer to these by name
+  const Function &function(const std::string &name) const;  // throws naming the function
   Function &function(const std::string &name);
   const ParamInfo &param(const std::string &name) const;
 };
@@ -112,4 +104,4 @@ bool structural_equal(const Module &a, const Module &b);
 // when well formed).
 std::vector<std::string> verify(const Module &m);
 
-} // namespace mlcc::graph
+}  // namespace mlcc::graph

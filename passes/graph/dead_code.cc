@@ -9,35 +9,27 @@ namespace mlcc::graph {
 
 namespace {
 
-bool has_side_effect(const Node &n) {
-  return n.op == OpKind::kKVAppend || n.has_attr("inplace");
-}
+bool has_side_effect(const Node &n) { return n.op == OpKind::kKVAppend || n.has_attr("inplace"); }
 
 Function remove_dead(const Function &f) {
   std::vector<bool> live(f.nodes.size(), false);
-  for (Value r : f.results)
-    live[r.node] = true;
+  for (Value r : f.results) live[r.node] = true;
   for (size_t i = f.nodes.size(); i-- > 0;) {
-    if (has_side_effect(f.nodes[i]))
-      live[i] = true;
-    if (!live[i])
-      continue;
-    for (Value in : f.nodes[i].inputs)
-      live[in.node] = true;
+    if (has_side_effect(f.nodes[i])) live[i] = true;
+    if (!live[i]) continue;
+    for (Value in : f.nodes[i].inputs) live[in.node] = true;
   }
   Rewriter rw(f);
   for (size_t i = 0; i < f.nodes.size(); ++i)
-    if (live[i])
-      rw.keep(static_cast<int>(i));
+    if (live[i]) rw.keep(static_cast<int>(i));
   return rw.finish();
 }
 
-} // namespace
+}  // namespace
 
 Program remove_dead_code(Program p) {
-  for (Function &f : p.module.functions)
-    f = remove_dead(f);
+  for (Function &f : p.module.functions) f = remove_dead(f);
   return p;
 }
 
-} // namespace mlcc::graph
+}  // namespace mlcc::graph

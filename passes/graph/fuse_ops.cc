@@ -20,48 +20,44 @@ namespace mlcc::graph {
 namespace {
 
 struct Plan {
-  std::set<int> absorbed; // nodes emitted as part of a later fused node
-  std::map<int, Node> replacement; // node -> the fused node emitted in its
-                                   // place (source wiring)
-  std::map<int, int>
-      add_of_norm; // AddRMSNorm at the RMSNorm node -> its Add node
+  std::set<int> absorbed;           // nodes emitted as part of a later fused node
+  std::map<int, Node> replacement;  // node -> the fused node emitted in its
+                                    // place (source wiring)
+  std::map<int, int> add_of_norm;   // AddRMSNorm at the RMSNorm node -> its Add node
 };
 
 class Fuser {
-public:
+ public:
   explicit Fuser(const Function &f) : f_(f), users_(value_users(f)) {}
 
   Plan plan() {
     for (size_t i = 0; i < f_.nodes.size(); ++i) {
       int n = static_cast<int>(i);
-      if (plan_.absorbed.count(n) || plan_.replacement.count(n))
-        continue;
+      if (plan_.absorbed.count(n) || plan_.replacement.count(n)) continue;
       switch (f_.nodes[i].op) {
-      case OpKind::kLinear:
-      case OpKind::kEmbedding:
-        fold_dequantize(n);
-        break;
-      case OpKind::kAdd:
-        fuse_add(n);
-        break;
-      case OpKind::kMul:
-        fuse_silu_mul(n);
-        break;
-      case OpKind::kCast:
-        fuse_cast(n);
-        break;
-      default:
-        break;
+        case OpKind::kLinear:
+        case OpKind::kEmbedding:
+          fold_dequantize(n);
+          break;
+        case OpKind::kAdd:
+          fuse_add(n);
+          break;
+        case OpKind::kMul:
+          fuse_silu_mul(n);
+          break;
+        case OpKind::kCast:
+          fuse_cast(n);
+          break;
+        default:
+          break;
       }
     }
     return std::move(plan_);
   }
 
-private:
+ private:
   const Node &node(Value v) const { return f_.node(v); }
-  const std::vector<Use> &uses(int n, int out = 0) const {
-    return users_[n][out];
-  }
+  const std::vector<Use> &uses(int n, int out = 0) const { return users_[n][out]; }
   bool single_use(int n) const { return uses(n).size() == 1; }
   // The node as planned so far (a Linear may already have its dequantization
   // folded).
@@ -73,14 +69,12 @@ private:
   void fold_dequantize(int n) {
     const Node &op = f_.nodes[n];
     size_t slot = op.op == OpKind::kLinear ? 1 : 0;
-    if (op.inputs.size() <= slot ||
-        node(op.inputs[slot]).op != OpKind::kDequantize)
-      return;
+    if (op.inputs.size() <= slot || node(op.inputs[slot]).op != OpKind::kDequantize) return;
     const Node &deq = node(op.inputs[slot]);
     Node fused = op;
     fused.inputs.erase(fused.inputs.begin() + static_cast<long>(slot));
-    fused.inputs.insert(fused.inputs.begin() + static_cast<long>(slot),
-                        deq.inputs.begin(), deq.inputs.end());
+    fused.inputs.insert(fused.inputs.begin() + static_cast<long>(slot), deq.inputs.begin(),
+                        deq.inputs.end());
     fused.attrs["quantization"] = deq.attr_str("quantization");
     plan_.replacement[n] = std::move(fused);
   }
@@ -91,14 +85,10 @@ private:
     // where the fused node is emitted.
     const auto &add_uses = uses(add);
     for (const Use &u : add_uses) {
-      if (u.node < 0 || f_.nodes[u.node].op != OpKind::kRMSNorm || u.slot != 0)
-        continue;
+      if (u.node < 0 || f_.nodes[u.node].op != OpKind::kRMSNorm || u.slot != 0) continue;
       bool later = true;
-      for (const Use &other : add_uses)
-        later &= other.node < 0 || other.node >= u.node;
-      if (!later || plan_.absorbed.count(u.node) ||
-          plan_.replacement.count(u.node))
-        continue;
+      for (const Use &other : add_uses) later &= other.node < 0 || other.node >= u.node;
+      if (!later || plan_.absorbed.count(u.node) || plan_.replacement.count(u.node)) continue;
       const Node &norm = f_.nodes[u.node];
       Node fused{OpKind::kAddRMSNorm,
                  {a.inputs[0], a.inputs[1], norm.inputs[1]},
@@ -113,8 +103,7 @@ private:
     for (int side : {1, 0}) {
       int lin = a.inputs[side].node;
       const Node &l = f_.nodes[lin];
-      if (l.op != OpKind::kLinear || !single_use(lin) || l.has_attr("residual"))
-        continue;
+      if (l.op != OpKind::kLinear || !single_use(lin) || l.has_attr("residual")) continue;
       Node fused = current(lin);
       fused.inputs.push_back(a.inputs[1 - side]);
       fused.attrs["residual"] = int64_t{1};
@@ -128,31 +117,25 @@ private:
   void fuse_silu_mul(int mul) {
     const Node &m = f_.nodes[mul];
     const Node &silu = node(m.inputs[0]);
-    if (silu.op != OpKind::kSilu || !single_use(m.inputs[0].node))
-      return;
+    if (silu.op != OpKind::kSilu || !single_use(m.inputs[0].node)) return;
     const Node &gate = node(silu.inputs[0]);
     const Node &up = node(m.inputs[1]);
-    if (gate.op != OpKind::kSlice || up.op != OpKind::kSlice ||
-        gate.inputs[0] != up.inputs[0] || !single_use(silu.inputs[0].node) ||
-        !single_use(m.inputs[1].node))
+    if (gate.op != OpKind::kSlice || up.op != OpKind::kSlice || gate.inputs[0] != up.inputs[0] ||
+        !single_use(silu.inputs[0].node) || !single_use(m.inputs[1].node))
       return;
     const int64_t cols = f_.type(gate.inputs[0]).shape.back().value;
     const int64_t half = cols / 2;
-    if (cols % 2 != 0 || gate.attr_int("begin") != 0 ||
-        gate.attr_int("end") != half || up.attr_int("begin") != half ||
-        up.attr_int("end") != cols)
+    if (cols % 2 != 0 || gate.attr_int("begin") != 0 || gate.attr_int("end") != half ||
+        up.attr_int("begin") != half || up.attr_int("end") != cols)
       return;
-    plan_.absorbed.insert(
-        {m.inputs[0].node, silu.inputs[0].node, m.inputs[1].node});
-    plan_.replacement[mul] =
-        Node{OpKind::kSiluMul, {gate.inputs[0]}, m.outputs, {}};
+    plan_.absorbed.insert({m.inputs[0].node, silu.inputs[0].node, m.inputs[1].node});
+    plan_.replacement[mul] = Node{OpKind::kSiluMul, {gate.inputs[0]}, m.outputs, {}};
   }
 
   void fuse_cast(int cast) {
     const Node &c = f_.nodes[cast];
     int lin = c.inputs[0].node;
-    if (f_.nodes[lin].op != OpKind::kLinear || !single_use(lin) ||
-        plan_.absorbed.count(lin))
+    if (f_.nodes[lin].op != OpKind::kLinear || !single_use(lin) || plan_.absorbed.count(lin))
       return;
     Node fused = current(lin);
     fused.outputs = c.outputs;
@@ -171,16 +154,14 @@ Function fuse_function(const Function &f) {
   Rewriter rw(f);
   for (size_t i = 0; i < f.nodes.size(); ++i) {
     int n = static_cast<int>(i);
-    if (plan.absorbed.count(n))
-      continue;
+    if (plan.absorbed.count(n)) continue;
     auto it = plan.replacement.find(n);
     if (it == plan.replacement.end()) {
       rw.keep(n);
       continue;
     }
     Node fused = it->second;
-    for (Value &v : fused.inputs)
-      v = rw.get(v);
+    for (Value &v : fused.inputs) v = rw.get(v);
     Value out = rw.emit(std::move(fused));
     auto add = plan.add_of_norm.find(n);
     if (add != plan.add_of_norm.end()) {
@@ -193,12 +174,11 @@ Function fuse_function(const Function &f) {
   return rw.finish();
 }
 
-} // namespace
+}  // namespace
 
 Program fuse_ops(Program p) {
-  for (Function &f : p.module.functions)
-    f = fuse_function(f);
+  for (Function &f : p.module.functions) f = fuse_function(f);
   return p;
 }
 
-} // namespace mlcc::graph
+}  // namespace mlcc::graph

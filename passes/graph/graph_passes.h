@@ -32,4 +32,4 @@ int64_t output_offset(const Node &n, int o);
 // lower_to_vm.cc: the VM bytecode of every function (runtime/library_format.h).
 Program lower_to_vm(Program p);
 
-} // namespace mlcc::graph
+}  // namespace mlcc::graph

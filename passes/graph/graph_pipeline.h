@@ -20,9 +20,8 @@ struct GraphPass {
 const std::vector<GraphPass> &graph_passes();
 
 struct PipelineOptions {
-  std::string
-      dump_dir; // when set: DIR/NN-PASS.txt after each pass (made if missing)
-  bool time_passes = false; // print each pass's wall time to stderr
+  std::string dump_dir;      // when set: DIR/NN-PASS.txt after each pass (made if missing)
+  bool time_passes = false;  // print each pass's wall time to stderr
 };
 Program run_graph_pipeline(Program p, const PipelineOptions &options);
 
@@ -30,4 +29,4 @@ Program run_graph_pipeline(Program p, const PipelineOptions &options);
 // exist.
 std::string print_program(const Program &p);
 
-} // namespace mlcc::graph
+}  // namespace mlcc::graph

@@ -21,15 +21,13 @@ int64_t round_up(int64_t b) { return (b + kAlign - 1) / kAlign * kAlign; }
 
 // First-fit allocation over a growing arena.
 class Arena {
-public:
+ public:
   int64_t allocate(int64_t bytes) {
     for (auto it = free_.begin(); it != free_.end(); ++it) {
-      if (it->second < bytes)
-        continue;
+      if (it->second < bytes) continue;
       int64_t offset = it->first, size = it->second;
       free_.erase(it);
-      if (size > bytes)
-        free_[offset + bytes] = size - bytes;
+      if (size > bytes) free_[offset + bytes] = size - bytes;
       return offset;
     }
     // Grow: a free range at the end is extended rather than left behind.
@@ -61,36 +59,30 @@ public:
   }
   int64_t size() const { return top_; }
 
-private:
-  std::map<int64_t, int64_t> free_; // offset -> bytes
+ private:
+  std::map<int64_t, int64_t> free_;  // offset -> bytes
   int64_t top_ = 0;
 };
 
-bool planned(const Node &n) {
-  return n.op == OpKind::kCall && !n.has_attr("inplace");
-}
+bool planned(const Node &n) { return n.op == OpKind::kCall && !n.has_attr("inplace"); }
 
 FunctionPlan plan_function(const Function &f, std::vector<int64_t> &storages) {
   FunctionPlan plan;
   auto users = value_users(f);
   std::set<int> results;
-  for (Value r : f.results)
-    results.insert(r.node);
+  for (Value r : f.results) results.insert(r.node);
   // Last reader of each planned node's output (multi-output nodes: over all
   // outputs).
   std::map<int, int> last_use;
   for (size_t i = 0; i < f.nodes.size(); ++i) {
-    if (!planned(f.nodes[i]))
-      continue;
+    if (!planned(f.nodes[i])) continue;
     int last = static_cast<int>(i);
     for (const auto &out_users : users[i])
-      for (const Use &u : out_users)
-        last = std::max(last, u.node);
+      for (const Use &u : out_users) last = std::max(last, u.node);
     last_use[static_cast<int>(i)] = last;
   }
   Arena arena;
-  std::multimap<int, std::pair<int64_t, int64_t>>
-      to_free; // after node -> (offset, bytes)
+  std::multimap<int, std::pair<int64_t, int64_t>> to_free;  // after node -> (offset, bytes)
   for (size_t i = 0; i < f.nodes.size(); ++i) {
     const int n = static_cast<int>(i);
     // Ranges whose last reader ran before this node are free again; inputs of
@@ -100,11 +92,9 @@ FunctionPlan plan_function(const Function &f, std::vector<int64_t> &storages) {
       it = to_free.erase(it);
     }
     const Node &node = f.nodes[i];
-    if (!planned(node))
-      continue;
+    if (!planned(node)) continue;
     int64_t bytes = 0;
-    for (const TensorType &t : node.outputs)
-      bytes += round_up(t.max_bytes());
+    for (const TensorType &t : node.outputs) bytes += round_up(t.max_bytes());
     if (results.count(n)) {
       plan.placements[n] = {static_cast<int>(storages.size()), 0};
       storages.push_back(bytes);
@@ -118,38 +108,33 @@ FunctionPlan plan_function(const Function &f, std::vector<int64_t> &storages) {
   return plan;
 }
 
-} // namespace
+}  // namespace
 
 // Byte offset of output `o` of a planned node: outputs are laid out one after
 // another.
 int64_t output_offset(const Node &n, int o) {
   int64_t off = 0;
-  for (int i = 0; i < o; ++i)
-    off += round_up(n.outputs[i].max_bytes());
+  for (int i = 0; i < o; ++i) off += round_up(n.outputs[i].max_bytes());
   return off;
 }
 
 Program plan_memory(Program p) {
   MemoryPlan &m = p.memory;
   m = MemoryPlan{};
-  m.storages.push_back(0); // the arena, sized below
+  m.storages.push_back(0);  // the arena, sized below
   for (const Function &f : p.module.functions) {
     FunctionPlan fp = plan_function(f, m.storages);
     m.storages[0] = std::max(m.storages[0], fp.arena_bytes);
     m.functions[f.name] = std::move(fp);
   }
-  for (int64_t s : m.storages)
-    m.activation_bytes += s;
-  for (const ParamInfo &info : p.module.params)
-    m.param_bytes += info.type.max_bytes();
+  for (int64_t s : m.storages) m.activation_bytes += s;
+  for (const ParamInfo &info : p.module.params) m.param_bytes += info.type.max_bytes();
   std::map<int64_t, int64_t> layers;
   for (const Function &f : p.module.functions)
     for (const Node &n : f.nodes)
-      if (n.op == OpKind::kKVCache)
-        layers[n.attr_int("layer")] = n.outputs[0].max_bytes();
-  for (auto &[layer, bytes] : layers)
-    m.kv_cache_bytes += bytes;
+      if (n.op == OpKind::kKVCache) layers[n.attr_int("layer")] = n.outputs[0].max_bytes();
+  for (auto &[layer, bytes] : layers) m.kv_cache_bytes += bytes;
   return p;
 }
 
-} // namespace mlcc::graph
+}  // namespace mlcc::graph

@@ -24,19 +24,18 @@ struct Placement {
 };
 
 struct FunctionPlan {
-  std::map<int, Placement>
-      placements;          // node index -> placement of its (single) output
-  int64_t arena_bytes = 0; // bytes of the shared arena this function needs
+  std::map<int, Placement> placements;  // node index -> placement of its (single) output
+  int64_t arena_bytes = 0;              // bytes of the shared arena this function needs
 };
 
 struct MemoryPlan {
-  std::vector<int64_t> storages; // storage 0 is the arena shared by functions
+  std::vector<int64_t> storages;  // storage 0 is the arena shared by functions
   std::map<std::string, FunctionPlan> functions;
   int64_t param_bytes = 0, activation_bytes = 0, kv_cache_bytes = 0;
 };
 
 struct VmFunction {
-  std::vector<std::string> scalars; // the caller's scalar arguments, in order
+  std::vector<std::string> scalars;  // the caller's scalar arguments, in order
   int64_t num_registers = 0;
   std::vector<int64_t> code;
 };
@@ -49,11 +48,11 @@ struct Program {
   // Filled by legalization: kernels by name, in the order they were first
   // needed.
   std::vector<ir::PrimFunc> kernels;
-  MemoryPlan memory;                    // plan_memory
-  std::map<std::string, VmFunction> vm; // lower_to_vm
+  MemoryPlan memory;                     // plan_memory
+  std::map<std::string, VmFunction> vm;  // lower_to_vm
 };
 
 // The kernel of a Call node.
 const ir::PrimFunc &call_kernel(const Program &p, const Node &call);
 
-} // namespace mlcc::graph
+}  // namespace mlcc::graph

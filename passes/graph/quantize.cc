@@ -17,10 +17,8 @@ namespace {
 std::string q_name(const std::string &weight_name, const std::string &suffix) {
   const std::string tail = ".weight";
   if (weight_name.size() < tail.size() ||
-      weight_name.compare(weight_name.size() - tail.size(), tail.size(),
-                          tail) != 0)
-    throw Error("quantize: parameter '" + weight_name +
-                "' does not end in '.weight'");
+      weight_name.compare(weight_name.size() - tail.size(), tail.size(), tail) != 0)
+    throw Error("quantize: parameter '" + weight_name + "' does not end in '.weight'");
   return weight_name.substr(0, weight_name.size() - tail.size()) + "." + suffix;
 }
 
@@ -29,23 +27,18 @@ std::set<std::string> weight_params(const Module &m) {
   std::set<std::string> names;
   for (const Function &f : m.functions)
     for (const Node &n : f.nodes) {
-      int slot = n.op == OpKind::kLinear      ? 1
-                 : n.op == OpKind::kEmbedding ? 0
-                                              : -1;
-      if (slot < 0 || static_cast<size_t>(slot) >= n.inputs.size())
-        continue;
+      int slot = n.op == OpKind::kLinear ? 1 : n.op == OpKind::kEmbedding ? 0 : -1;
+      if (slot < 0 || static_cast<size_t>(slot) >= n.inputs.size()) continue;
       const Node &src = f.node(n.inputs[static_cast<size_t>(slot)]);
-      if (src.op == OpKind::kParam)
-        names.insert(src.attr_str("name"));
+      if (src.op == OpKind::kParam) names.insert(src.attr_str("name"));
     }
   return names;
 }
 
-} // namespace
+}  // namespace
 
 Program quantize(Program p) {
-  if (!p.quant.quantized())
-    return p;
+  if (!p.quant.quantized()) return p;
   const std::set<std::string> weights = weight_params(p.module);
   const ir::DataType scale_dtype = p.quant.act_dtype();
 
@@ -57,16 +50,13 @@ Program quantize(Program p) {
     }
     const auto &shape = info.type.shape;
     if (shape.size() != 2 || shape[1].is_symbolic() || shape[1].value % 32 != 0)
-      throw Error("quantize: weight '" + info.name + "' has shape " +
-                  info.type.str() + "; " + p.quant.name +
-                  " needs [out, in] with `in` a multiple of 32");
+      throw Error("quantize: weight '" + info.name + "' has shape " + info.type.str() + "; " +
+                  p.quant.name + " needs [out, in] with `in` a multiple of 32");
     const int64_t n = shape[0].value, k = shape[1].value;
+    params.push_back({q_name(info.name, "q_weight"),
+                      {ir::DataType::u32(), {Dim::constant(n), Dim::constant(k / 8)}}});
     params.push_back(
-        {q_name(info.name, "q_weight"),
-         {ir::DataType::u32(), {Dim::constant(n), Dim::constant(k / 8)}}});
-    params.push_back(
-        {q_name(info.name, "q_scale"),
-         {scale_dtype, {Dim::constant(n), Dim::constant(k / 32)}}});
+        {q_name(info.name, "q_scale"), {scale_dtype, {Dim::constant(n), Dim::constant(k / 32)}}});
   }
 
   for (Function &f : p.module.functions) {
@@ -81,16 +71,12 @@ Program quantize(Program p) {
       auto param = [&](const std::string &suffix) {
         const ParamInfo *info = nullptr;
         for (const ParamInfo &q : params)
-          if (q.name == q_name(name, suffix))
-            info = &q;
+          if (q.name == q_name(name, suffix)) info = &q;
         Node leaf{OpKind::kParam, {}, {info->type}, {{"name", info->name}}};
         return rw.emit(std::move(leaf));
       };
       Value qw = param("q_weight"), qs = param("q_scale");
-      Node deq{OpKind::kDequantize,
-               {qw, qs},
-               n.outputs,
-               {{"quantization", p.quant.name}}};
+      Node deq{OpKind::kDequantize, {qw, qs}, n.outputs, {{"quantization", p.quant.name}}};
       rw.map(static_cast<int>(i), {rw.emit(std::move(deq))});
     }
     f = rw.finish();
@@ -99,4 +85,4 @@ Program quantize(Program p) {
   return p;
 }
 
-} // namespace mlcc::graph
+}  // namespace mlcc::graph

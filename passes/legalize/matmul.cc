@@ -74,8 +74,10 @@ PrimFunc matmul(int64_t n, int64_t m, int64_t k, const Target* target) {
     return sum(A(ax[0], r.var()) * B(ax[1], r.var()), {r});
   });
   Schedule s({C});
-  if (target && target->is_gpu()) schedule_gpu(s, A, B, C);
-  else if (target) schedule_cpu(s, C, *target);
+  if (target && target->is_gpu())
+    schedule_gpu(s, A, B, C);
+  else if (target)
+    schedule_cpu(s, C, *target);
   return lower(s, {A, B, C}, "matmul", target);
 }
 
@@ -91,9 +93,8 @@ PrimFunc gemv_q4f16_reference(int64_t n, int64_t k) {
     Expr w = (cast(f32, q) - 7.0) * cast(f32, S(ax[0], kk / 32));
     return sum(w * cast(f32, X(kk)), {r});
   });
-  Tensor Y = compute("Y", {Expr(int(n))}, [&](const std::vector<Var>& ax) {
-    return cast(DataType::f16(), Yf(ax[0]));
-  });
+  Tensor Y = compute("Y", {Expr(int(n))},
+                     [&](const std::vector<Var>& ax) { return cast(DataType::f16(), Yf(ax[0])); });
   Schedule s({Y});
   return lower(s, {W, S, X, Y}, "gemv_q4f16", nullptr);
 }

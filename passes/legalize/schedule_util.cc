@@ -16,9 +16,12 @@ int vector_lanes(const Target& target, DataType dtype) {
 
 Expr reduce_expr(ReduceKind kind, Expr source, std::vector<IterVar> axes) {
   switch (kind) {
-    case ReduceKind::kSum: return sum(std::move(source), std::move(axes));
-    case ReduceKind::kMax: return max_reduce(std::move(source), std::move(axes));
-    case ReduceKind::kMin: return min_reduce(std::move(source), std::move(axes));
+    case ReduceKind::kSum:
+      return sum(std::move(source), std::move(axes));
+    case ReduceKind::kMax:
+      return max_reduce(std::move(source), std::move(axes));
+    case ReduceKind::kMin:
+      return min_reduce(std::move(source), std::move(axes));
   }
   return Expr();
 }

@@ -21,7 +21,6 @@ ir::Expr reduce_expr(ir::ReduceKind kind, ir::Expr source, std::vector<ir::te::I
 // Splits the stage's first reduce axis by kGpuThreads and binds the inner part to
 // threadIdx.x (a cross-thread reduction, coalesced reads); binds `row` to blockIdx.x when
 // bind_block is set (the stage is the kernel's root) and otherwise leaves it to compute_at.
-void schedule_gpu_row_reduction(ir::te::Stage& stage, const ir::te::IterVar& row,
-                                bool bind_block);
+void schedule_gpu_row_reduction(ir::te::Stage& stage, const ir::te::IterVar& row, bool bind_block);
 
 }  // namespace mlcc::kernels

@@ -20,10 +20,8 @@ namespace {
 
 models::LlamaConfig small_llama(bool tied, int64_t kv_heads) {
   models::LlamaConfig c;
-  c.vocab_size = 160, c.hidden_size = 64, c.intermediate_size = 96,
-  c.num_layers = 2;
-  c.num_heads = 4, c.num_kv_heads = kv_heads, c.head_dim = 16,
-  c.max_position_embeddings = 64;
+  c.vocab_size = 160, c.hidden_size = 64, c.intermediate_size = 96, c.num_layers = 2;
+  c.num_heads = 4, c.num_kv_heads = kv_heads, c.head_dim = 16, c.max_position_embeddings = 64;
   c.tie_word_embeddings = tied;
   c.rope.head_dim = 16;
   c.rope.theta = 10000;
@@ -44,8 +42,7 @@ struct Compiled {
   std::string lib;
 };
 
-std::unique_ptr<Compiled> compile(const models::LlamaConfig &c,
-                                  const std::string &quant,
+std::unique_ptr<Compiled> compile(const models::LlamaConfig &c, const std::string &quant,
                                   int64_t chunk = 16) {
   auto out = std::make_unique<Compiled>();
   out->lib = out->dir.path + "/model.so";
@@ -61,8 +58,8 @@ std::unique_ptr<Compiled> compile(const models::LlamaConfig &c,
 // Prefill of `n` tokens then decode of the rest, each position's logits against
 // the reference; then a fresh sequence prefilled with everything at once must
 // agree with the last decode.
-void check_model(const models::LlamaConfig &c, const std::string &quant,
-                 double tol, int64_t chunk = 16) {
+void check_model(const models::LlamaConfig &c, const std::string &quant, double tol,
+                 int64_t chunk = 16) {
   auto lib = compile(c, quant, chunk);
   auto model = Model::load(lib->lib, "cpu");
   testing::Weights w = testing::random_llama_weights(c, 7);
@@ -88,37 +85,30 @@ void check_model(const models::LlamaConfig &c, const std::string &quant,
   CHECK(testing::relative_error(whole, logits) < tol);
 
   // Device post-processing agrees with the host.
-  int32_t best = static_cast<int32_t>(
-      std::max_element(whole.begin(), whole.end()) - whole.begin());
+  int32_t best = static_cast<int32_t>(std::max_element(whole.begin(), whole.end()) - whole.begin());
   CHECK(model->argmax() == best);
 }
 
-} // namespace
+}  // namespace
 
-TEST_CASE("compiled q0f32 Llama (GQA) matches the reference forward pass",
-          "[compile]") {
+TEST_CASE("compiled q0f32 Llama (GQA) matches the reference forward pass", "[compile]") {
   check_model(small_llama(false, 2), "q0f32", 1e-4);
 }
 
-TEST_CASE("compiled q0f32 Llama with tied embeddings and chunked prefill",
-          "[compile]") {
+TEST_CASE("compiled q0f32 Llama with tied embeddings and chunked prefill", "[compile]") {
   check_model(small_llama(true, 4), "q0f32", 1e-4, 8);
 }
 
-TEST_CASE("compiled q4f16_1 Llama matches the reference on dequantized weights",
-          "[compile]") {
+TEST_CASE("compiled q4f16_1 Llama matches the reference on dequantized weights", "[compile]") {
   check_model(small_llama(false, 2), "q4f16_1", 1e-2);
 }
 
-TEST_CASE("compiled q4f32_1 and q0f16 Llamas match the reference",
-          "[compile]") {
+TEST_CASE("compiled q4f32_1 and q0f16 Llamas match the reference", "[compile]") {
   check_model(small_llama(true, 2), "q4f32_1", 1e-4);
   check_model(small_llama(false, 1), "q0f16", 1e-2);
 }
 
-TEST_CASE(
-    "a compiled library refuses parameters of the wrong size and missing ones",
-    "[compile]") {
+TEST_CASE("a compiled library refuses parameters of the wrong size and missing ones", "[compile]") {
   auto lib = compile(small_llama(false, 2), "q0f32");
   auto model = Model::load(lib->lib, "cpu");
   std::vector<float> wrong(10);
@@ -130,8 +120,7 @@ TEST_CASE(
     CHECK(msg.find("model.norm.weight") != std::string::npos);
     CHECK(msg.find("64") != std::string::npos);
   }
-  CHECK_THROWS_AS(model->set_param("model.no_such.weight", wrong.data(), 40),
-                  Error);
+  CHECK_THROWS_AS(model->set_param("model.no_such.weight", wrong.data(), 40), Error);
   CHECK(!model->missing_params().empty());
   CHECK_THROWS_AS(model->prefill({1, 2, 3}), Error);
 }

@@ -22,26 +22,22 @@ using namespace mlcc;
 
 namespace {
 
-bundle::Kernel kernel_entry(const codegen::CudaKernel &ck,
-                            const ir::PrimFunc &f,
+bundle::Kernel kernel_entry(const codegen::CudaKernel &ck, const ir::PrimFunc &f,
                             const std::vector<int64_t> &scalars) {
   bundle::Kernel k;
   k.function = ck.name;
   std::vector<std::pair<ir::Var, int64_t>> values;
-  for (size_t i = 0; i < scalars.size(); ++i)
-    values.emplace_back(f.scalars[i], scalars[i]);
+  for (size_t i = 0; i < scalars.size(); ++i) values.emplace_back(f.scalars[i], scalars[i]);
   for (int d = 0; d < 3; ++d) {
     k.grid[d] = codegen::eval_launch_dim(ck.grid[d], values);
     k.block[d] = codegen::eval_launch_dim(ck.block[d], values);
   }
   k.scalars = scalars;
-  for (const ir::Var &v : f.scalars)
-    k.scalar_types.push_back(v.dtype().bits == 64 ? "i64" : "i32");
+  for (const ir::Var &v : f.scalars) k.scalar_types.push_back(v.dtype().bits == 64 ? "i64" : "i32");
   return k;
 }
 
-void add_checks(const std::string &dir, const Target &gpu,
-                std::vector<ir::PrimFunc> *funcs,
+void add_checks(const std::string &dir, const Target &gpu, std::vector<ir::PrimFunc> *funcs,
                 std::vector<bundle::Kernel> *entries) {
   uint64_t seed = 1;
   for (const check::KernelCase &c : check::standard_cases()) {
@@ -62,12 +58,10 @@ void add_checks(const std::string &dir, const Target &gpu,
       std::string base = c.name + ".arg" + std::to_string(i);
       if (!written[i]) {
         a.input = base + ".bin";
-        bundle::write_file(dir + "/" + a.input, inputs[i].data(),
-                           inputs[i].size());
+        bundle::write_file(dir + "/" + a.input, inputs[i].data(), inputs[i].size());
       } else {
         a.expected = base + ".expected.bin";
-        bundle::write_file(dir + "/" + a.expected, expected[i].data(),
-                           expected[i].size());
+        bundle::write_file(dir + "/" + a.expected, expected[i].data(), expected[i].size());
       }
       k.args.push_back(a);
     }
@@ -82,27 +76,21 @@ void add_checks(const std::string &dir, const Target &gpu,
 // xors them together.
 ir::PrimFunc read_only_kernel(int64_t n, int64_t k, const std::string &name) {
   using namespace ir;
-  const int64_t chunks = n * k / 32; // 16-byte chunks
+  const int64_t chunks = n * k / 32;  // 16-byte chunks
   const int threads = 256, per_thread = 4;
-  MLCC_CHECK(chunks % (threads * per_thread) == 0,
-             "read-only kernel: shape not divisible");
+  MLCC_CHECK(chunks % (threads * per_thread) == 0, "read-only kernel: shape not divisible");
   Buffer W = Buffer::make("W", DataType::u32(), {Expr(int(chunks * 4))});
-  Buffer Y =
-      Buffer::make("Y", DataType::u32(), {Expr(int(chunks / per_thread))});
-  Buffer v = Buffer::make("v", DataType::u32(), {Expr(4 * per_thread)},
-                          MemScope::kLocal);
+  Buffer Y = Buffer::make("Y", DataType::u32(), {Expr(int(chunks / per_thread))});
+  Buffer v = Buffer::make("v", DataType::u32(), {Expr(4 * per_thread)}, MemScope::kLocal);
   Var bx("bx"), tx("tx"), g("g");
   Expr chunk = (bx * per_thread + g) * threads + tx;
-  Stmt loads = for_loop(g, 0, per_thread,
-                        store(v, {ramp(g * 4, 1, 4)}, W(ramp(chunk * 4, 1, 4))),
+  Stmt loads = for_loop(g, 0, per_thread, store(v, {ramp(g * 4, 1, 4)}, W(ramp(chunk * 4, 1, 4))),
                         ForKind::kUnrolled);
   Expr x = v(0);
-  for (int i = 1; i < 4 * per_thread; ++i)
-    x = x ^ v(i);
+  for (int i = 1; i < 4 * per_thread; ++i) x = x ^ v(i);
   Stmt body = allocate(v, seq({loads, store(Y, {bx * threads + tx}, x)}));
-  body =
-      thread_loop(bx, int(chunks / (threads * per_thread)), ThreadAxis::kBlockX,
-                  thread_loop(tx, threads, ThreadAxis::kThreadX, body));
+  body = thread_loop(bx, int(chunks / (threads * per_thread)), ThreadAxis::kBlockX,
+                     thread_loop(tx, threads, ThreadAxis::kThreadX, body));
   return make_prim_func(name, {W, Y}, body);
 }
 
@@ -137,18 +125,18 @@ void add_bench(const Target &gpu, std::vector<ir::PrimFunc> *funcs,
     int64_t w = n * k / 2;
     e.args = {{"u32", w, "@random", "", true}, {"u32", w / 16, "", "", false}};
     e.bytes_moved = w;
-    funcs->push_back(passes::lower_for_codegen(
-        read_only_kernel(n, k, "read_only_" + label), gpu));
+    funcs->push_back(passes::lower_for_codegen(read_only_kernel(n, k, "read_only_" + label), gpu));
     entries->push_back(e);
   }
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char **argv) {
   if (argc < 2 || std::string(argv[1]) == "--help") {
-    std::printf("usage: mlcc-make-cuda-bundle DIR [--checks] [--bench] [--arch "
-                "sm_90]\n");
+    std::printf(
+        "usage: mlcc-make-cuda-bundle DIR [--checks] [--bench] [--arch "
+        "sm_90]\n");
     return argc < 2 ? 2 : 0;
   }
   std::string dir = argv[1], arch = "sm_90";
@@ -162,8 +150,7 @@ int main(int argc, char **argv) {
     else if (a == "--arch" && i + 1 < argc)
       arch = argv[++i];
     else {
-      std::fprintf(stderr, "mlcc-make-cuda-bundle: unknown argument '%s'\n",
-                   a.c_str());
+      std::fprintf(stderr, "mlcc-make-cuda-bundle: unknown argument '%s'\n", a.c_str());
       return 2;
     }
   }
@@ -172,24 +159,20 @@ int main(int argc, char **argv) {
     Target gpu = Target::parse("cuda -arch=" + arch);
     std::vector<ir::PrimFunc> funcs;
     std::vector<bundle::Kernel> entries;
-    if (checks)
-      add_checks(dir, gpu, &funcs, &entries);
-    if (bench)
-      add_bench(gpu, &funcs, &entries);
+    if (checks) add_checks(dir, gpu, &funcs, &entries);
+    if (bench) add_bench(gpu, &funcs, &entries);
     std::string ptx;
-    std::vector<codegen::CudaKernel> compiled =
-        codegen::compile_cuda(funcs, gpu, &ptx);
+    std::vector<codegen::CudaKernel> compiled = codegen::compile_cuda(funcs, gpu, &ptx);
     bundle::Bundle b;
     for (size_t i = 0; i < entries.size(); ++i) {
-      bundle::Kernel k =
-          kernel_entry(compiled[i], funcs[i], entries[i].scalars);
+      bundle::Kernel k = kernel_entry(compiled[i], funcs[i], entries[i].scalars);
       k.name = entries[i].name;
       k.shape = entries[i].shape;
       k.args = entries[i].args;
       k.tolerance = entries[i].tolerance;
       k.bench = entries[i].bench;
       k.bytes_moved = entries[i].bytes_moved;
-      k.shared_bytes = 0; // static shared memory is declared in the PTX
+      k.shared_bytes = 0;  // static shared memory is declared in the PTX
       b.kernels.push_back(k);
     }
     bundle::write_file(dir + "/" + b.ptx_file, ptx.data(), ptx.size());

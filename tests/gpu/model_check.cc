@@ -40,8 +40,7 @@ bool check(const std::string &lib, const std::string &device) {
   std::vector<int32_t> tokens = {1,  17, 42, 99,  3, 150, 8,  77, 5,
                                  31, 64, 12, 140, 2, 90,  33, 21, 7};
   auto ref = testing::reference_forward(c, seen, tokens);
-  const double tol =
-      m.quantization == "q0f32" || m.quantization == "q4f32_1" ? 1e-4 : 1e-2;
+  const double tol = m.quantization == "q0f32" || m.quantization == "q4f32_1" ? 1e-4 : 1e-2;
   double worst = 0;
   const size_t n = 13;
   std::vector<float> logits =
@@ -54,16 +53,15 @@ bool check(const std::string &lib, const std::string &device) {
   model->reset();
   std::vector<float> whole = model->prefill(tokens);
   double consistency = testing::relative_error(whole, logits);
-  int32_t host_best = static_cast<int32_t>(
-      std::max_element(whole.begin(), whole.end()) - whole.begin());
+  int32_t host_best =
+      static_cast<int32_t>(std::max_element(whole.begin(), whole.end()) - whole.begin());
   bool argmax_ok = model->argmax() == host_best;
   bool ok = worst < tol && consistency < tol && argmax_ok;
-  std::printf(
-      "| %s | %s | %lld layers, %lld/%lld heads%s | %.2e | %.2e | %s | %s |\n",
-      m.quantization.c_str(), model->device().name().c_str(),
-      (long long)c.num_layers, (long long)c.num_heads,
-      (long long)c.num_kv_heads, c.tie_word_embeddings ? ", tied" : "", worst,
-      consistency, argmax_ok ? "yes" : "no", ok ? "PASS" : "FAIL");
+  std::printf("| %s | %s | %lld layers, %lld/%lld heads%s | %.2e | %.2e | %s | %s |\n",
+              m.quantization.c_str(), model->device().name().c_str(), (long long)c.num_layers,
+              (long long)c.num_heads, (long long)c.num_kv_heads,
+              c.tie_word_embeddings ? ", tied" : "", worst, consistency, argmax_ok ? "yes" : "no",
+              ok ? "PASS" : "FAIL");
   return ok;
 }
 
@@ -86,20 +84,16 @@ void random_params(Model &model) {
     } else if (p.dtype == "f16") {
       auto *h = reinterpret_cast<uint16_t *>(dst);
       for (size_t i = 0; i < p.bytes / 2; ++i)
-        h[i] = float_to_half(
-            norm ? 1.0f
-                 : (float(next() >> 40) / float(1 << 24) - 0.5f) * 0.02f);
+        h[i] = float_to_half(norm ? 1.0f : (float(next() >> 40) / float(1 << 24) - 0.5f) * 0.02f);
     } else {
       auto *f = reinterpret_cast<float *>(dst);
       for (size_t i = 0; i < p.bytes / 4; ++i)
-        f[i] =
-            norm ? 1.0f : (float(next() >> 40) / float(1 << 24) - 0.5f) * 0.02f;
+        f[i] = norm ? 1.0f : (float(next() >> 40) / float(1 << 24) - 0.5f) * 0.02f;
     }
   });
 }
 
-int bench(const std::string &lib, const std::string &device, int generate,
-          int prefill) {
+int bench(const std::string &lib, const std::string &device, int generate, int prefill) {
   auto t0 = Clock::now();
   auto model = Model::load(lib, device);
   random_params(*model);
@@ -108,45 +102,42 @@ int bench(const std::string &lib, const std::string &device, int generate,
   // Warm up (module JIT, allocations), then MLC's benchmark: a 1-token prompt,
   // `generate` tokens decoded greedily.
   model->prefill({1});
-  for (int i = 0; i < 8; ++i)
-    model->decode(model->argmax());
+  for (int i = 0; i < 8; ++i) model->decode(model->argmax());
   model->reset();
   t0 = Clock::now();
   model->prefill({1});
   double first = seconds_since(t0);
   t0 = Clock::now();
-  for (int i = 0; i < generate; ++i)
-    model->decode(model->argmax());
+  for (int i = 0; i < generate; ++i) model->decode(model->argmax());
   double decode_s = seconds_since(t0);
   model->reset();
   std::vector<int32_t> prompt(static_cast<size_t>(prefill));
-  for (int i = 0; i < prefill; ++i)
-    prompt[static_cast<size_t>(i)] = 1 + (i * 7919) % 30000;
-  model->prefill(prompt); // warm the prefill shapes
+  for (int i = 0; i < prefill; ++i) prompt[static_cast<size_t>(i)] = 1 + (i * 7919) % 30000;
+  model->prefill(prompt);  // warm the prefill shapes
   model->reset();
   t0 = Clock::now();
   model->prefill(prompt);
   double prefill_s = seconds_since(t0);
   const Manifest &m = model->manifest();
-  std::printf("\n| model | device | prefill %d tok/s | decode %d tok/s "
-              "(1-token prompt) | "
-              "first token | params |\n| --- | --- | --- | --- | --- | --- |\n",
-              prefill, generate);
-  std::printf("| %s %s | %s | %.0f | %.1f | %.1f ms | %.2f GiB |\n",
-              lib.c_str(), m.quantization.c_str(),
-              model->device().name().c_str(), prefill / prefill_s,
-              generate / decode_s, first * 1e3,
-              m.param_bytes / double(1 << 30));
+  std::printf(
+      "\n| model | device | prefill %d tok/s | decode %d tok/s "
+      "(1-token prompt) | "
+      "first token | params |\n| --- | --- | --- | --- | --- | --- |\n",
+      prefill, generate);
+  std::printf("| %s %s | %s | %.0f | %.1f | %.1f ms | %.2f GiB |\n", lib.c_str(),
+              m.quantization.c_str(), model->device().name().c_str(), prefill / prefill_s,
+              generate / decode_s, first * 1e3, m.param_bytes / double(1 << 30));
   return 0;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    std::printf("usage: mlcc-model-check check LIB... [--device D]\n"
-                "       mlcc-model-check bench LIB [--device D] [--generate N] "
-                "[--prefill N]\n");
+    std::printf(
+        "usage: mlcc-model-check check LIB... [--device D]\n"
+        "       mlcc-model-check bench LIB [--device D] [--generate N] "
+        "[--prefill N]\n");
     return 2;
   }
   std::string mode = argv[1], device;
@@ -164,15 +155,13 @@ int main(int argc, char **argv) {
       libs.push_back(a);
   }
   try {
-    if (mode == "bench")
-      return bench(libs.at(0), device, generate, prefill);
+    if (mode == "bench") return bench(libs.at(0), device, generate, prefill);
     std::printf(
         "| quantization | device | model | max rel. error vs reference | "
         "prefill+decode vs prefill | argmax | result |\n"
         "| --- | --- | --- | --- | --- | --- | --- |\n");
     int failed = 0;
-    for (const std::string &lib : libs)
-      failed += check(lib, device) ? 0 : 1;
+    for (const std::string &lib : libs) failed += check(lib, device) ? 0 : 1;
     std::printf("\n%zu checked, %d failed\n", libs.size(), failed);
     return failed ? 1 : 0;
   } catch (const Error &e) {

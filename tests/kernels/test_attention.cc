@@ -25,9 +25,7 @@ uint64_t fresh_seed() {
   return static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
 }
 
-void check_kernel(const std::string& name) {
-  testing::check_cases(check::attention_cases(), name);
-}
+void check_kernel(const std::string& name) { testing::check_cases(check::attention_cases(), name); }
 
 std::vector<float> floats(const std::vector<uint8_t>& bytes) {
   std::vector<float> v(bytes.size() / 4);

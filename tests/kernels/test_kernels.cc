@@ -23,6 +23,4 @@ TEST_CASE("kernel row_max matches the interpreter", "[kernels]") { check_kernel(
 TEST_CASE("kernel softmax matches the interpreter", "[kernels]") { check_kernel("softmax"); }
 TEST_CASE("kernel rms_norm matches the interpreter", "[kernels]") { check_kernel("rms_norm"); }
 TEST_CASE("kernel matmul matches the interpreter", "[kernels]") { check_kernel("matmul"); }
-TEST_CASE("kernel gemv_q4f16 matches the interpreter", "[kernels]") {
-  check_kernel("gemv_q4f16");
-}
+TEST_CASE("kernel gemv_q4f16 matches the interpreter", "[kernels]") { check_kernel("gemv_q4f16"); }

@@ -55,9 +55,10 @@ TEST_CASE("insert_block_barriers: looks through allocations around a region",
   Var t1("t"), t2("u");
   Stmt first = allocate(R, thread_loop(t1, 64, ThreadAxis::kThreadX,
                                        if_then_else(eq(t1, 0), store(S, {0}, Expr(2.0)))));
-  Stmt body = allocate(
-      S, seq({first, thread_loop(t2, 64, ThreadAxis::kThreadX, store(Y, {t2}, S(0)))}));
+  Stmt body =
+      allocate(S, seq({first, thread_loop(t2, 64, ThreadAxis::kThreadX, store(Y, {t2}, S(0)))}));
   std::string text = to_string(insert_block_barriers(make_prim_func("k", {Y}, body)).body);
-  CHECK(text.find("}\nfor t.sync in range(0, 64) bind(threadIdx.x) {\n  sync_threads()\n}\nfor u") !=
-        std::string::npos);
+  CHECK(
+      text.find("}\nfor t.sync in range(0, 64) bind(threadIdx.x) {\n  sync_threads()\n}\nfor u") !=
+      std::string::npos);
 }

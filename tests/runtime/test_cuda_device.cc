@@ -24,7 +24,6 @@ bool driver_present() {
   return true;
 }
 
-
 // out[i] = in[i] * 2 + 1 over n uint32 values; one thread per element.
 const char* kScalePtx = R"(
 .version 7.0
