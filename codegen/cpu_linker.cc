@@ -19,7 +19,7 @@
 
 #include "runtime/error.h"
 
-extern char **environ;
+extern char** environ;
 
 namespace mlcc::codegen {
 
@@ -29,11 +29,11 @@ namespace {
 struct TempFiles {
   std::vector<std::string> paths;
   ~TempFiles() {
-    for (const std::string &p : paths) ::unlink(p.c_str());
+    for (const std::string& p : paths) ::unlink(p.c_str());
   }
 };
 
-std::string make_temp(const std::string &pattern, TempFiles &temps) {
+std::string make_temp(const std::string& pattern, TempFiles& temps) {
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   int fd = ::mkstemp(buf.data());
@@ -44,62 +44,62 @@ std::string make_temp(const std::string &pattern, TempFiles &temps) {
 }
 
 std::string temp_dir() {
-  const char *t = std::getenv("TMPDIR");
+  const char* t = std::getenv("TMPDIR");
   return t && *t ? t : "/tmp";
 }
 
-std::string arch_of(const std::string &triple) { return triple.substr(0, triple.find('-')); }
+std::string arch_of(const std::string& triple) { return triple.substr(0, triple.find('-')); }
 
 // The libm this process uses, for the DT_NEEDED entry of host libraries.
 std::string host_libm() {
   Dl_info info{};
   float (*fn)(float) = &::expf;
-  if (::dladdr(reinterpret_cast<void *>(fn), &info) && info.dli_fname) return info.dli_fname;
+  if (::dladdr(reinterpret_cast<void*>(fn), &info) && info.dli_fname) return info.dli_fname;
   return "";
 }
 
 }  // namespace
 
 std::string lld_path() {
-  const char *env = std::getenv("MLCC_LLD");
+  const char* env = std::getenv("MLCC_LLD");
   return env && *env ? env : MLCC_LLD_PATH;
 }
 
-void link_shared_library(const std::vector<uint8_t> &object, const Target &target,
-                         const std::string &so_path) {
+void link_shared_library(const std::vector<uint8_t>& object, const Target& target,
+                         const std::string& so_path) {
   link_shared_library(std::vector<std::vector<uint8_t>>{object}, target, so_path);
 }
 
-void link_shared_library(const std::vector<std::vector<uint8_t>> &objects, const Target &target,
-                         const std::string &so_path) {
+void link_shared_library(const std::vector<std::vector<uint8_t>>& objects, const Target& target,
+                         const std::string& so_path) {
   TempFiles temps;
   std::string out = make_temp(so_path + ".tmp-XXXXXX", temps);
   std::string log = make_temp(temp_dir() + "/mlcc-lld-log-XXXXXX", temps);
   std::vector<std::string> args{
       lld_path(), "-shared", "-O1", "--hash-style=gnu", "-z", "noexecstack", "-z",
       "now",      "-o",      out};
-  for (const auto &object : objects) {
+  for (const auto& object : objects) {
     std::string obj = make_temp(temp_dir() + "/mlcc-kernels-XXXXXX", temps);
     std::ofstream f(obj, std::ios::binary);
-    f.write(reinterpret_cast<const char *>(object.data()),
+    f.write(reinterpret_cast<const char*>(object.data()),
             static_cast<std::streamsize>(object.size()));
     if (!f) throw Error("cannot write the kernel object to " + obj);
     args.push_back(obj);
   }
 #if defined(__x86_64__)
-  const char *host_arch = "x86_64";
+  const char* host_arch = "x86_64";
 #elif defined(__aarch64__)
-  const char *host_arch = "aarch64";
+  const char* host_arch = "aarch64";
 #else
-  const char *host_arch = "";
+  const char* host_arch = "";
 #endif
   std::string libm = host_libm();
   if (arch_of(target.triple) == host_arch && !libm.empty()) {
     args.push_back("--as-needed");
     args.push_back(libm);
   }
-  std::vector<char *> argv;
-  for (std::string &a : args) argv.push_back(a.data());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
   posix_spawn_file_actions_t actions;

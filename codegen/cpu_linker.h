@@ -16,11 +16,11 @@ namespace mlcc::codegen {
 // When the target is the host's architecture the library records its libm
 // dependency (kernels may call expf, erff...). Temporary files are removed in
 // every case. Throws mlcc::Error with lld's output when linking fails.
-void link_shared_library(const std::vector<uint8_t> &object, const Target &target,
-                         const std::string &so_path);
+void link_shared_library(const std::vector<uint8_t>& object, const Target& target,
+                         const std::string& so_path);
 // The same for several objects linked together.
-void link_shared_library(const std::vector<std::vector<uint8_t>> &objects, const Target &target,
-                         const std::string &so_path);
+void link_shared_library(const std::vector<std::vector<uint8_t>>& objects, const Target& target,
+                         const std::string& so_path);
 
 // The ld.lld executable used.
 std::string lld_path();

@@ -20,12 +20,12 @@ namespace mlcc::codegen {
 
 namespace {
 
-void postfix(const ir::Expr &e, const ir::PrimFunc &f, nlohmann::json &out) {
+void postfix(const ir::Expr& e, const ir::PrimFunc& f, nlohmann::json& out) {
   if (int64_t v; ir::is_const_int(e, &v)) {
     out.push_back(v);
     return;
   }
-  if (const auto *var = e.as<ir::VarNode>()) {
+  if (const auto* var = e.as<ir::VarNode>()) {
     for (size_t i = 0; i < f.scalars.size(); ++i)
       if (f.scalars[i].get() == var) {
         out.push_back("$" + std::to_string(i));
@@ -34,9 +34,9 @@ void postfix(const ir::Expr &e, const ir::PrimFunc &f, nlohmann::json &out) {
     throw Error("library: launch extent of " + f.name + " uses '" + var->name +
                 "', which is not a scalar parameter");
   }
-  if (const auto *c = e.as<ir::CastNode>()) return postfix(c->value, f, out);
-  if (const auto *b = e.as<ir::BinaryNode>()) {
-    const char *op = nullptr;
+  if (const auto* c = e.as<ir::CastNode>()) return postfix(c->value, f, out);
+  if (const auto* b = e.as<ir::BinaryNode>()) {
+    const char* op = nullptr;
     switch (b->kind) {
       case ir::NodeKind::kAdd:
         op = "+";
@@ -76,25 +76,25 @@ void postfix(const ir::Expr &e, const ir::PrimFunc &f, nlohmann::json &out) {
 
 // A host object holding the manifest (and PTX) as NUL-terminated constant data,
 // plus the kernel-module globals when no CPU kernel object provides them.
-std::vector<uint8_t> data_object(const Target &host, const std::string &manifest,
-                                 const std::string *ptx, bool module_globals) {
+std::vector<uint8_t> data_object(const Target& host, const std::string& manifest,
+                                 const std::string* ptx, bool module_globals) {
   auto tm = make_target_machine(host);
   llvm::LLVMContext ctx;
   llvm::Module m("mlcc_library_data", ctx);
   configure_module(m, *tm);
-  auto bytes = [&](const char *name, const std::string &text) {
-    llvm::Constant *init = llvm::ConstantDataArray::getString(ctx, text, /*AddNull=*/true);
+  auto bytes = [&](const char* name, const std::string& text) {
+    llvm::Constant* init = llvm::ConstantDataArray::getString(ctx, text, /*AddNull=*/true);
     new llvm::GlobalVariable(m, init->getType(), true, llvm::GlobalValue::ExternalLinkage, init,
                              name);
   };
   bytes("mlcc_library_manifest", manifest);
   if (ptx) bytes("mlcc_library_ptx", *ptx);
   if (module_globals) {
-    auto *i32 = llvm::Type::getInt32Ty(ctx);
+    auto* i32 = llvm::Type::getInt32Ty(ctx);
     new llvm::GlobalVariable(m, i32, true, llvm::GlobalValue::ExternalLinkage,
                              llvm::ConstantInt::get(i32, MLCC_KERNEL_ABI_VERSION),
                              MLCC_KERNEL_ABI_VERSION_SYMBOL);
-    auto *ptr = llvm::PointerType::get(ctx, 0);
+    auto* ptr = llvm::PointerType::get(ctx, 0);
     new llvm::GlobalVariable(m, ptr, false, llvm::GlobalValue::ExternalLinkage,
                              llvm::ConstantPointerNull::get(ptr), MLCC_PARALLEL_LAUNCH_SYMBOL);
   }
@@ -104,20 +104,20 @@ std::vector<uint8_t> data_object(const Target &host, const std::string &manifest
 
 }  // namespace
 
-nlohmann::json postfix_extent(const ir::Expr &e, const ir::PrimFunc &f) {
+nlohmann::json postfix_extent(const ir::Expr& e, const ir::PrimFunc& f) {
   nlohmann::json out = nlohmann::json::array();
   postfix(e, f, out);
   return out;
 }
 
-void write_library(const std::vector<ir::PrimFunc> &kernels, nlohmann::json manifest,
-                   const Target &target, const std::string &so_path) {
+void write_library(const std::vector<ir::PrimFunc>& kernels, nlohmann::json manifest,
+                   const Target& target, const std::string& so_path) {
   std::vector<ir::PrimFunc> lowered;
-  for (const ir::PrimFunc &k : kernels) lowered.push_back(passes::lower_for_codegen(k, target));
+  for (const ir::PrimFunc& k : kernels) lowered.push_back(passes::lower_for_codegen(k, target));
   nlohmann::json entries = nlohmann::json::array();
   std::vector<std::vector<uint8_t>> objects;
   if (target.kind == TargetKind::kCpu) {
-    for (const ir::PrimFunc &k : lowered)
+    for (const ir::PrimFunc& k : lowered)
       entries.push_back(
           {{"name", k.name}, {"num_buffers", k.buffers.size()}, {"num_scalars", k.scalars.size()}});
     manifest["kernels"] = entries;
@@ -131,14 +131,14 @@ void write_library(const std::vector<ir::PrimFunc> &kernels, nlohmann::json mani
   std::string ptx;
   std::vector<CudaKernel> compiled = compile_cuda(lowered, target, &ptx);
   for (size_t i = 0; i < lowered.size(); ++i) {
-    const ir::PrimFunc &k = lowered[i];
+    const ir::PrimFunc& k = lowered[i];
     nlohmann::json grid = nlohmann::json::array(), block = nlohmann::json::array();
     nlohmann::json bits = nlohmann::json::array();
     for (int d = 0; d < 3; ++d) {
       grid.push_back(postfix_extent(compiled[i].grid[d], k));
       block.push_back(postfix_extent(compiled[i].block[d], k));
     }
-    for (const ir::Var &v : k.scalars) bits.push_back(v.dtype().bits == 64 ? 64 : 32);
+    for (const ir::Var& v : k.scalars) bits.push_back(v.dtype().bits == 64 ? 64 : 32);
     entries.push_back({{"name", k.name},
                        {"num_buffers", k.buffers.size()},
                        {"num_scalars", k.scalars.size()},

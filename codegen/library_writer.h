@@ -16,10 +16,10 @@ namespace mlcc::codegen {
 // `manifest` holds everything but "kernels", which this fills in from the
 // compiled kernels (in the order given: the VM's kernel indices). so_path is
 // written atomically.
-void write_library(const std::vector<ir::PrimFunc> &kernels, nlohmann::json manifest,
-                   const Target &target, const std::string &so_path);
+void write_library(const std::vector<ir::PrimFunc>& kernels, nlohmann::json manifest,
+                   const Target& target, const std::string& so_path);
 
 // A launch extent as the manifest's postfix expression over f's scalar params.
-nlohmann::json postfix_extent(const ir::Expr &e, const ir::PrimFunc &f);
+nlohmann::json postfix_extent(const ir::Expr& e, const ir::PrimFunc& f);
 
 }  // namespace mlcc::codegen

@@ -14,9 +14,9 @@ namespace mlcc {
 
 namespace {
 
-nlohmann::json shape_json(const graph::TensorType &t) {
+nlohmann::json shape_json(const graph::TensorType& t) {
   nlohmann::json shape = nlohmann::json::array();
-  for (const graph::Dim &d : t.shape) {
+  for (const graph::Dim& d : t.shape) {
     if (d.is_symbolic())
       shape.push_back(d.symbol);
     else
@@ -25,11 +25,11 @@ nlohmann::json shape_json(const graph::TensorType &t) {
   return shape;
 }
 
-nlohmann::json tensor_json(const std::string &name, const graph::TensorType &t) {
+nlohmann::json tensor_json(const std::string& name, const graph::TensorType& t) {
   return {{"name", name}, {"dtype", ir::to_string(t.dtype)}, {"shape", shape_json(t)}};
 }
 
-std::string result_name(const std::string &function, size_t i) {
+std::string result_name(const std::string& function, size_t i) {
   if (function == "embed") return "embeddings";
   if (function == "prefill" || function == "decode") return "logits";
   if (function == "softmax_with_temperature") return "probs";
@@ -39,8 +39,8 @@ std::string result_name(const std::string &function, size_t i) {
 
 }  // namespace
 
-CompileOptions resolve_options(const models::LlamaConfig &config, CompileOptions o) {
-  if (const char *t = std::getenv("MLCC_TIME_PASSES"); t && std::string(t) == "1")
+CompileOptions resolve_options(const models::LlamaConfig& config, CompileOptions o) {
+  if (const char* t = std::getenv("MLCC_TIME_PASSES"); t && std::string(t) == "1")
     o.time_passes = true;
   kernels::Quantization::parse(o.quantization);  // throws naming the accepted values
   if (o.context_window < 0)
@@ -66,7 +66,7 @@ CompileOptions resolve_options(const models::LlamaConfig &config, CompileOptions
   return o;
 }
 
-graph::Program compile_program(const models::LlamaConfig &config, const CompileOptions &options) {
+graph::Program compile_program(const models::LlamaConfig& config, const CompileOptions& options) {
   graph::Program p;
   p.target = Target::parse(options.target);
   p.quant = kernels::Quantization::parse(options.quantization);
@@ -81,7 +81,7 @@ graph::Program compile_program(const models::LlamaConfig &config, const CompileO
   return graph::run_graph_pipeline(std::move(p), {options.dump_ir, options.time_passes});
 }
 
-nlohmann::json make_manifest(const graph::Program &p, const models::LlamaConfig &config) {
+nlohmann::json make_manifest(const graph::Program& p, const models::LlamaConfig& config) {
   nlohmann::json m;
   m["format_version"] = kLibraryFormatVersion;
   m["mlcc_version"] = version_string();
@@ -93,10 +93,10 @@ nlohmann::json make_manifest(const graph::Program &p, const models::LlamaConfig 
   m["prefill_chunk_size"] = p.prefill_chunk_size;
 
   nlohmann::json kv;
-  for (const graph::Function &f : p.module.functions)
-    for (const graph::Node &n : f.nodes)
+  for (const graph::Function& f : p.module.functions)
+    for (const graph::Node& n : f.nodes)
       if (n.op == graph::OpKind::kKVCache) {
-        const auto &s = n.outputs[0].shape;
+        const auto& s = n.outputs[0].shape;
         kv = {{"num_layers", config.num_layers}, {"num_pages", s[0].value},
               {"num_kv_heads", s[2].value},      {"page_size", s[3].value},
               {"head_dim", s[4].value},          {"dtype", ir::to_string(n.outputs[0].dtype)}};
@@ -104,7 +104,7 @@ nlohmann::json make_manifest(const graph::Program &p, const models::LlamaConfig 
   m["kv_cache"] = kv;
 
   nlohmann::json params = nlohmann::json::array();
-  for (const graph::ParamInfo &info : p.module.params)
+  for (const graph::ParamInfo& info : p.module.params)
     params.push_back(tensor_json(info.name, info.type));
   m["params"] = params;
   m["storages"] = p.memory.storages;
@@ -113,10 +113,10 @@ nlohmann::json make_manifest(const graph::Program &p, const models::LlamaConfig 
                       {"kv_cache_bytes", p.memory.kv_cache_bytes}};
 
   nlohmann::json functions = nlohmann::json::object();
-  for (const graph::Function &f : p.module.functions) {
-    const graph::VmFunction &vm = p.vm.at(f.name);
+  for (const graph::Function& f : p.module.functions) {
+    const graph::VmFunction& vm = p.vm.at(f.name);
     nlohmann::json inputs = nlohmann::json::array(), outputs = nlohmann::json::array();
-    for (const graph::Node &n : f.nodes)
+    for (const graph::Node& n : f.nodes)
       if (n.op == graph::OpKind::kInput)
         inputs.push_back(tensor_json(n.attr_str("name"), n.outputs[0]));
     for (size_t i = 0; i < f.results.size(); ++i)
@@ -131,8 +131,8 @@ nlohmann::json make_manifest(const graph::Program &p, const models::LlamaConfig 
   return m;
 }
 
-CompileSummary compile_model(const models::LlamaConfig &config, const CompileOptions &options,
-                             const std::string &output) {
+CompileSummary compile_model(const models::LlamaConfig& config, const CompileOptions& options,
+                             const std::string& output) {
   CompileOptions o = resolve_options(config, options);
   graph::Program p = compile_program(config, o);
   codegen::write_library(p.kernels, make_manifest(p, config), p.target, output);

@@ -23,14 +23,14 @@ struct CompileOptions {
 
 // The options with defaults filled in and checked against the config; errors
 // name the option and the config field.
-CompileOptions resolve_options(const models::LlamaConfig &config, CompileOptions o);
+CompileOptions resolve_options(const models::LlamaConfig& config, CompileOptions o);
 
 // The graph built and run through every graph pass.
-graph::Program compile_program(const models::LlamaConfig &config, const CompileOptions &options);
+graph::Program compile_program(const models::LlamaConfig& config, const CompileOptions& options);
 
 // The library manifest of a compiled program (without "kernels": the writer
 // adds them).
-nlohmann::json make_manifest(const graph::Program &p, const models::LlamaConfig &config);
+nlohmann::json make_manifest(const graph::Program& p, const models::LlamaConfig& config);
 
 struct CompileSummary {
   int64_t num_kernels = 0;
@@ -39,7 +39,7 @@ struct CompileSummary {
 };
 // Everything: writes the library to output (atomically; nothing is left on
 // failure).
-CompileSummary compile_model(const models::LlamaConfig &config, const CompileOptions &options,
-                             const std::string &output);
+CompileSummary compile_model(const models::LlamaConfig& config, const CompileOptions& options,
+                             const std::string& output);
 
 }  // namespace mlcc

@@ -29,34 +29,34 @@ using namespace ir;
 std::vector<KernelCase> standard_cases() {
   Var n("n");
   std::vector<KernelCase> cases;
-  auto add = [&](std::string name, std::string shape, std::function<PrimFunc(const Target *)> b,
+  auto add = [&](std::string name, std::string shape, std::function<PrimFunc(const Target*)> b,
                  std::vector<int64_t> scalars, double tol) {
     cases.push_back(
         {std::move(name), std::move(shape), std::move(b), nullptr, std::move(scalars), tol});
   };
   add(
       "add_broadcast", "37x300 + 300",
-      [n](const Target *t) { return kernels::add_broadcast(n, 300, t); }, {37}, 1e-5);
+      [n](const Target* t) { return kernels::add_broadcast(n, 300, t); }, {37}, 1e-5);
   add(
       "row_sum", "24x1000",
-      [n](const Target *t) { return kernels::row_reduce(ReduceKind::kSum, n, 1000, t); }, {24},
+      [n](const Target* t) { return kernels::row_reduce(ReduceKind::kSum, n, 1000, t); }, {24},
       1e-5);
   add(
       "row_max", "24x1000",
-      [n](const Target *t) { return kernels::row_reduce(ReduceKind::kMax, n, 1000, t); }, {24},
+      [n](const Target* t) { return kernels::row_reduce(ReduceKind::kMax, n, 1000, t); }, {24},
       1e-5);
   add(
-      "softmax", "9x700", [n](const Target *t) { return kernels::softmax(n, 700, t); }, {9}, 1e-5);
+      "softmax", "9x700", [n](const Target* t) { return kernels::softmax(n, 700, t); }, {9}, 1e-5);
   add(
-      "rms_norm", "7x512 f16", [n](const Target *t) { return kernels::rms_norm(n, 512, 1e-5, t); },
+      "rms_norm", "7x512 f16", [n](const Target* t) { return kernels::rms_norm(n, 512, 1e-5, t); },
       {7}, 1e-2);
   add(
-      "matmul", "64x96x80", [](const Target *t) { return kernels::matmul(64, 96, 80, t); }, {},
+      "matmul", "64x96x80", [](const Target* t) { return kernels::matmul(64, 96, 80, t); }, {},
       1e-5);
   KernelCase gemv{
       "gemv_q4f16",
       "20x4640 q4f16_1",
-      [](const Target *t) { return kernels::gemv_q4f16(20, 4640, t ? *t : Target::host_cpu()); },
+      [](const Target* t) { return kernels::gemv_q4f16(20, 4640, t ? *t : Target::host_cpu()); },
       [] { return kernels::gemv_q4f16_reference(20, 4640); },
       {},
       1e-2};
@@ -64,11 +64,11 @@ std::vector<KernelCase> standard_cases() {
   return cases;
 }
 
-std::vector<bool> written_buffers(const PrimFunc &f) {
+std::vector<bool> written_buffers(const PrimFunc& f) {
   std::vector<bool> written(f.buffers.size(), false);
-  pre_order_visit(f.body, [&](const Node *node) {
+  pre_order_visit(f.body, [&](const Node* node) {
     if (node->kind != NodeKind::kBufferStore) return;
-    const auto *st = static_cast<const BufferStoreNode *>(node);
+    const auto* st = static_cast<const BufferStoreNode*>(node);
     for (size_t i = 0; i < f.buffers.size(); ++i)
       if (st->buffer.same_as(f.buffers[i])) written[i] = true;
   });
@@ -77,8 +77,8 @@ std::vector<bool> written_buffers(const PrimFunc &f) {
 
 namespace {
 
-std::vector<std::pair<Var, int64_t>> scalar_bindings(const PrimFunc &f,
-                                                     const std::vector<int64_t> &scalars) {
+std::vector<std::pair<Var, int64_t>> scalar_bindings(const PrimFunc& f,
+                                                     const std::vector<int64_t>& scalars) {
   if (scalars.size() != f.scalars.size())
     throw Error("kernel " + f.name + " takes " + std::to_string(f.scalars.size()) +
                 " scalar parameters, " + std::to_string(scalars.size()) + " were given");
@@ -87,15 +87,15 @@ std::vector<std::pair<Var, int64_t>> scalar_bindings(const PrimFunc &f,
   return values;
 }
 
-size_t buffer_bytes(const Buffer &b, const std::vector<std::pair<Var, int64_t>> &values) {
+size_t buffer_bytes(const Buffer& b, const std::vector<std::pair<Var, int64_t>>& values) {
   int64_t n = 1;
-  for (const Expr &d : b->shape) n *= codegen::eval_launch_dim(d, values);
+  for (const Expr& d : b->shape) n *= codegen::eval_launch_dim(d, values);
   return static_cast<size_t>(n) * static_cast<size_t>(b->dtype.bytes());
 }
 
 }  // namespace
 
-Arrays random_arguments(const PrimFunc &f, const std::vector<int64_t> &scalars, uint64_t seed) {
+Arrays random_arguments(const PrimFunc& f, const std::vector<int64_t>& scalars, uint64_t seed) {
   auto values = scalar_bindings(f, scalars);
   std::vector<bool> written = written_buffers(f);
   uint64_t x = seed * 0x9E3779B97F4A7C15ull + 0x1234567;
@@ -106,7 +106,7 @@ Arrays random_arguments(const PrimFunc &f, const std::vector<int64_t> &scalars, 
   auto uniform = [&] { return static_cast<float>(next() >> 40) / float(1 << 24) * 2.0f - 1.0f; };
   Arrays args;
   for (size_t i = 0; i < f.buffers.size(); ++i) {
-    const Buffer &b = f.buffers[i];
+    const Buffer& b = f.buffers[i];
     std::vector<uint8_t> data(buffer_bytes(b, values), 0xff);
     if (!written[i]) {
       DataType t = b->dtype;
@@ -129,17 +129,17 @@ Arrays random_arguments(const PrimFunc &f, const std::vector<int64_t> &scalars, 
   return args;
 }
 
-void interpret(const PrimFunc &f, Arrays &args, const std::vector<int64_t> &scalars,
+void interpret(const PrimFunc& f, Arrays& args, const std::vector<int64_t>& scalars,
                int warp_size) {
   std::vector<HostBuffer> bufs;
-  for (auto &a : args) bufs.push_back({a.data(), a.size()});
+  for (auto& a : args) bufs.push_back({a.data(), a.size()});
   std::vector<ScalarValue> sv(scalars.begin(), scalars.end());
   InterpreterOptions opt;
   opt.warp_size = warp_size;
   ir::interpret(f, bufs, sv, opt);
 }
 
-double output_error(const PrimFunc &f, const Arrays &out, const Arrays &ref) {
+double output_error(const PrimFunc& f, const Arrays& out, const Arrays& ref) {
   std::vector<bool> written = written_buffers(f);
   double worst = 0;
   for (size_t i = 0; i < f.buffers.size(); ++i) {
@@ -152,8 +152,8 @@ double output_error(const PrimFunc &f, const Arrays &out, const Arrays &ref) {
   return worst;
 }
 
-double run_on_cpu(const PrimFunc &f, const Target &target, Arrays &args,
-                  const std::vector<int64_t> &scalars, int repeat) {
+double run_on_cpu(const PrimFunc& f, const Target& target, Arrays& args,
+                  const std::vector<int64_t>& scalars, int repeat) {
   PrimFunc lowered = passes::lower_for_codegen(f, target);
   char dir_template[] = "/tmp/mlcc-check-XXXXXX";
   if (!mkdtemp(dir_template)) throw Error("cannot create a temporary directory in /tmp");
@@ -169,10 +169,10 @@ double run_on_cpu(const PrimFunc &f, const Target &target, Arrays &args,
   // Kernels may assume each buffer's declared alignment (64 bytes): run on
   // aligned copies.
   std::vector<std::unique_ptr<uint8_t, decltype(&std::free)>> aligned;
-  std::vector<void *> ptrs;
-  for (auto &a : args) {
+  std::vector<void*> ptrs;
+  for (auto& a : args) {
     size_t bytes = (a.size() + 63) / 64 * 64;
-    aligned.emplace_back(static_cast<uint8_t *>(std::aligned_alloc(64, bytes)), &std::free);
+    aligned.emplace_back(static_cast<uint8_t*>(std::aligned_alloc(64, bytes)), &std::free);
     std::memcpy(aligned.back().get(), a.data(), a.size());
     ptrs.push_back(aligned.back().get());
   }
@@ -194,13 +194,13 @@ bool CaseResult::passed() const {
          gpu_schedule_error < tolerance;
 }
 
-Arrays case_arguments(const KernelCase &c, const PrimFunc &f, uint64_t seed) {
+Arrays case_arguments(const KernelCase& c, const PrimFunc& f, uint64_t seed) {
   Arrays args = random_arguments(f, c.scalars, seed);
   if (c.prepare) c.prepare(args, seed);
   return args;
 }
 
-CaseResult check_case(const KernelCase &c, uint64_t seed, int repeat) {
+CaseResult check_case(const KernelCase& c, uint64_t seed, int repeat) {
   CaseResult r{c.name, c.shape};
   r.tolerance = c.tolerance;
   PrimFunc ref = c.reference_func();

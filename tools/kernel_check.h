@@ -18,7 +18,7 @@ namespace mlcc::check {
 struct KernelCase {
   std::string name, shape;
   // The kernel scheduled for a target; with nullptr the unscheduled reference.
-  std::function<ir::PrimFunc(const Target *)> build;
+  std::function<ir::PrimFunc(const Target*)> build;
   // Overrides build(nullptr) as the reference (kernels written with the direct
   // builder).
   std::function<ir::PrimFunc()> reference;
@@ -26,7 +26,7 @@ struct KernelCase {
   double tolerance = 1e-5;       // relative L2 error: 1e-5 in f32, 1e-2 with f16 storage
   // Adjusts the random arguments (in parameter order) where random bits are not
   // valid input: token ids, page tables, a cache both read and written.
-  std::function<void(std::vector<std::vector<uint8_t>> &args, uint64_t seed)> prepare;
+  std::function<void(std::vector<std::vector<uint8_t>>& args, uint64_t seed)> prepare;
 
   ir::PrimFunc reference_func() const { return reference ? reference() : build(nullptr); }
 };
@@ -45,24 +45,24 @@ std::vector<KernelCase> attention_cases();
 using Arrays = std::vector<std::vector<uint8_t>>;
 
 // Which buffer parameters the function writes.
-std::vector<bool> written_buffers(const ir::PrimFunc &f);
+std::vector<bool> written_buffers(const ir::PrimFunc& f);
 // Fresh random inputs (uniform [-1, 1) for floats, random bits for integers)
 // for the read buffers; written buffers are poisoned (all bits set: NaN for
 // floats). case_arguments also applies the case's `prepare`.
-Arrays random_arguments(const ir::PrimFunc &f, const std::vector<int64_t> &scalars, uint64_t seed);
-Arrays case_arguments(const KernelCase &c, const ir::PrimFunc &f, uint64_t seed);
+Arrays random_arguments(const ir::PrimFunc& f, const std::vector<int64_t>& scalars, uint64_t seed);
+Arrays case_arguments(const KernelCase& c, const ir::PrimFunc& f, uint64_t seed);
 // Runs f in the interpreter on args (in place).
-void interpret(const ir::PrimFunc &f, Arrays &args, const std::vector<int64_t> &scalars,
+void interpret(const ir::PrimFunc& f, Arrays& args, const std::vector<int64_t>& scalars,
                int warp_size = 32);
 // The largest relative L2 error over the written buffers (NaN if any output is
 // NaN).
-double output_error(const ir::PrimFunc &f, const Arrays &out, const Arrays &ref);
+double output_error(const ir::PrimFunc& f, const Arrays& out, const Arrays& ref);
 
 // Compiles f for the CPU (through passes/pipeline.h), runs it on args in place
 // and returns the median time of `repeat` runs in milliseconds (the outputs are
 // left in args).
-double run_on_cpu(const ir::PrimFunc &f, const Target &target, Arrays &args,
-                  const std::vector<int64_t> &scalars, int repeat = 1);
+double run_on_cpu(const ir::PrimFunc& f, const Target& target, Arrays& args,
+                  const std::vector<int64_t>& scalars, int repeat = 1);
 
 // Result of one case on the CPU: errors of the compiled CPU schedule and of the
 // GPU schedule run through the interpreter, each against the reference.
@@ -72,6 +72,6 @@ struct CaseResult {
   double cpu_ms = 0, interpreter_ms = 0;
   bool passed() const;
 };
-CaseResult check_case(const KernelCase &c, uint64_t seed, int repeat = 1);
+CaseResult check_case(const KernelCase& c, uint64_t seed, int repeat = 1);
 
 }  // namespace mlcc::check

@@ -32,7 +32,7 @@ int run_demo(uint64_t seed, int repeat) {
       "CPU time | "
       "interpreter time | result |\n|---|---|---|---|---|---|---|\n");
   int failed = 0, passed = 0;
-  for (const check::KernelCase &c : check::standard_cases()) {
+  for (const check::KernelCase& c : check::standard_cases()) {
     check::CaseResult r = check::check_case(c, seed, repeat);
     bool ok = r.passed();
     (ok ? passed : failed)++;
@@ -55,13 +55,13 @@ std::string human_bytes(int64_t b) {
 }
 
 // MLC-LLM's naming: NAME-QUANT-TARGET.so beside the working directory.
-std::string default_output(const std::string &config, const CompileOptions &o) {
+std::string default_output(const std::string& config, const CompileOptions& o) {
   std::filesystem::path p(config);
   std::string stem = std::filesystem::is_directory(p) ? p.filename().string() : p.stem().string();
   return stem + "-" + o.quantization + "-" + target_kind_name(Target::parse(o.target).kind) + ".so";
 }
 
-int run_compile(const std::string &config_path, CompileOptions o, std::string output) {
+int run_compile(const std::string& config_path, CompileOptions o, std::string output) {
   auto t0 = std::chrono::steady_clock::now();
   models::LlamaConfig config = models::load_config(config_path);
   o = resolve_options(config, o);
@@ -89,14 +89,14 @@ int run_compile(const std::string &config_path, CompileOptions o, std::string ou
 
 }  // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   CLI::App app{"mlcc: a portable compiler for large language models"};
   app.set_version_flag("--version", version_string());
   app.require_subcommand(1);
 
   uint64_t seed = 42;
   int repeat = 20;
-  CLI::App *demo = app.add_subcommand("demo",
+  CLI::App* demo = app.add_subcommand("demo",
                                       "Compile the foundation kernels for this CPU, "
                                       "run them and check them against "
                                       "the interpreter");
@@ -107,7 +107,7 @@ int main(int argc, char **argv) {
 
   CompileOptions copts;
   std::string config_path, output;
-  CLI::App *compile =
+  CLI::App* compile =
       app.add_subcommand("compile",
                          "Compile a model (config.json, a directory holding one, or a llama2.c "
                          "checkpoint) into one library for a target");
@@ -128,7 +128,7 @@ int main(int argc, char **argv) {
                       "Write the IR after each pass into this directory");
 
   std::string target_spec = "cpu";
-  CLI::App *targets = app.add_subcommand("targets", "Show what a target string resolves to");
+  CLI::App* targets = app.add_subcommand("targets", "Show what a target string resolves to");
   targets->add_option("target", target_spec, "e.g. cpu, \"cuda -arch=sm_90\"")
       ->capture_default_str();
 
@@ -146,7 +146,7 @@ int main(int argc, char **argv) {
           t.max_threads_per_block, t.max_shared_memory, t.vector_bits);
       return 0;
     }
-  } catch (const Error &e) {
+  } catch (const Error& e) {
     std::fprintf(stderr, "mlcc: error: %s\n", e.what());
     return 1;
   }

@@ -20,14 +20,14 @@ namespace {
 
 bool has_canonical_form(DataType t) { return t.is_scalar() && t.is_integer(); }
 
-bool is_float_const(const Expr &e, double v) {
-  const auto *f = e.as<FloatImmNode>();
+bool is_float_const(const Expr& e, double v) {
+  const auto* f = e.as<FloatImmNode>();
   return f && f->value == v;
 }
 
 // The Div or Mod atom x op c with a positive constant c.
-bool match_div_mod(const Expr &e, NodeKind k, Expr *x, int64_t *c) {
-  const auto *b = e.as<BinaryNode>();
+bool match_div_mod(const Expr& e, NodeKind k, Expr* x, int64_t* c) {
+  const auto* b = e.as<BinaryNode>();
   if (!b || b->kind != k || !is_const_int(b->b, c) || *c <= 0) return false;
   *x = b->a;
   return true;
@@ -35,7 +35,7 @@ bool match_div_mod(const Expr &e, NodeKind k, Expr *x, int64_t *c) {
 
 }  // namespace
 
-Expr AnalyzerImpl::simplify_add_sub(NodeKind k, const Expr &a, const Expr &b) {
+Expr AnalyzerImpl::simplify_add_sub(NodeKind k, const Expr& a, const Expr& b) {
   if (Expr f = fold_binary(k, a, b); f.defined()) return f;
   DataType t = a.dtype();
   if (has_canonical_form(t)) {
@@ -54,7 +54,7 @@ Expr AnalyzerImpl::simplify_add_sub(NodeKind k, const Expr &a, const Expr &b) {
   return binary(k, a, b);
 }
 
-void AnalyzerImpl::combine_div_mod_terms(SumForm *f) {
+void AnalyzerImpl::combine_div_mod_terms(SumForm* f) {
   bool changed = true;
   while (changed) {
     changed = false;
@@ -90,7 +90,7 @@ void AnalyzerImpl::combine_div_mod_terms(SumForm *f) {
   }
 }
 
-Expr AnalyzerImpl::simplify_mul(const Expr &a, const Expr &b) {
+Expr AnalyzerImpl::simplify_mul(const Expr& a, const Expr& b) {
   if (Expr f = fold_binary(NodeKind::kMul, a, b); f.defined()) return f;
   DataType t = a.dtype();
   if (has_canonical_form(t)) {
@@ -106,7 +106,7 @@ Expr AnalyzerImpl::simplify_mul(const Expr &a, const Expr &b) {
   return binary(NodeKind::kMul, a, b);
 }
 
-Expr AnalyzerImpl::simplify_div_mod(NodeKind k, const Expr &a, const Expr &b) {
+Expr AnalyzerImpl::simplify_div_mod(NodeKind k, const Expr& a, const Expr& b) {
   if (Expr f = fold_binary(k, a, b); f.defined()) return f;
   DataType t = a.dtype();
   bool is_div = k == NodeKind::kDiv;
@@ -142,7 +142,7 @@ Expr AnalyzerImpl::simplify_div_mod(NodeKind k, const Expr &a, const Expr &b) {
         } else if (!is_div && match_div_mod(term.atom, NodeKind::kMod, &y, &ya) &&
                    wrap_mul(term.coef, ya) % c == 0) {
           SumForm inner = form_scale(expr_to_form(y), term.coef);
-          for (const Term &it : inner.terms) work.push_back(it);
+          for (const Term& it : inner.terms) work.push_back(it);
           rem.constant = floormod(wrap_add(rem.constant, inner.constant), c);
         } else if (!is_div && term.coef > c) {
           rem.terms.push_back({term.atom, floormod(term.coef, c)});
@@ -152,7 +152,7 @@ Expr AnalyzerImpl::simplify_div_mod(NodeKind k, const Expr &a, const Expr &b) {
       }
       form_normalize(&rem);
       if (!is_div) {
-        for (const Term &term : rem.terms) {
+        for (const Term& term : rem.terms) {
           int64_t ya;
           again = again || term.coef % c == 0 || term.coef > c ||
                   wrap_mul(term.coef, known_divisor(term.atom)) % c == 0 ||
@@ -168,7 +168,7 @@ Expr AnalyzerImpl::simplify_div_mod(NodeKind k, const Expr &a, const Expr &b) {
     int64_t g = gcd(c, form_coef_gcd(rem));
     int64_t rem_g = 0;
     if (g > 1) {
-      for (Term &term : rem.terms) term.coef /= g;
+      for (Term& term : rem.terms) term.coef /= g;
       rem_g = floormod(rem.constant, g);
       rem.constant = floordiv(rem.constant, g);
       c /= g;
@@ -176,7 +176,7 @@ Expr AnalyzerImpl::simplify_div_mod(NodeKind k, const Expr &a, const Expr &b) {
       g = 1;
     }
     // quotient part + q, and g * r + rem_g for the remainder r of (rem / c).
-    auto result = [&](const SumForm &q, const SumForm &r) {
+    auto result = [&](const SumForm& q, const SumForm& r) {
       if (is_div) return form_to_expr(form_add(quot, q));
       return form_to_expr(form_add(form_scale(r, g), form_const(t, rem_g)));
     };
@@ -192,11 +192,11 @@ Expr AnalyzerImpl::simplify_div_mod(NodeKind k, const Expr &a, const Expr &b) {
       return result(form_const(t, 0), rem);
     // rem = h*G + S with h | c and S in [0, h): (rem / c) = G / (c/h), rem % c =
     // h*(G % (c/h)) + S. E.g. (io*4 + ii) / 8 = io / 2 for ii in [0, 4).
-    for (const Term &term : rem.terms) {
+    for (const Term& term : rem.terms) {
       int64_t h = gcd(term.coef, c);
       if (h <= 1 || h == c) continue;
       SumForm big = form_const(t, 0), small = form_const(t, rem.constant);
-      for (const Term &x : rem.terms)
+      for (const Term& x : rem.terms)
         (x.coef % h == 0 ? big : small)
             .terms.push_back({x.atom, x.coef / (x.coef % h == 0 ? h : 1)});
       form_normalize(&big);
@@ -225,14 +225,14 @@ Expr AnalyzerImpl::simplify_div_mod(NodeKind k, const Expr &a, const Expr &b) {
   if (expr_equal(a, b) && (db.min_value > 0 || db.max_value < 0))
     return is_div ? make_imm(t, 1) : make_imm(t, 0);
   SumForm bf = expr_to_form(b);
-  const Expr *div = bf.single_atom();
+  const Expr* div = bf.single_atom();
   if (!div || !prove_nonneg(form_add(bf, form_const(t, -1)))) return binary(k, a, b);
   SumForm f = expr_to_form(a);
   SumForm quot = form_const(t, 0), rem = form_const(t, f.constant);
-  for (const Term &term : f.terms) {
+  for (const Term& term : f.terms) {
     std::vector<Expr> factors = monomial_factors(term.atom);
     auto it = std::find_if(factors.begin(), factors.end(),
-                           [&](const Expr &x) { return expr_equal(x, *div); });
+                           [&](const Expr& x) { return expr_equal(x, *div); });
     if (it == factors.end()) {
       rem.terms.push_back(term);
       continue;
@@ -255,7 +255,7 @@ Expr AnalyzerImpl::simplify_div_mod(NodeKind k, const Expr &a, const Expr &b) {
   return is_div ? form_to_expr(form_add(quot, form_atom(atom))) : atom;
 }
 
-Expr AnalyzerImpl::simplify_min_max(NodeKind k, const Expr &a, const Expr &b) {
+Expr AnalyzerImpl::simplify_min_max(NodeKind k, const Expr& a, const Expr& b) {
   if (Expr f = fold_binary(k, a, b); f.defined()) return f;
   if (expr_equal(a, b)) return a;
   DataType t = a.dtype();

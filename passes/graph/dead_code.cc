@@ -9,9 +9,9 @@ namespace mlcc::graph {
 
 namespace {
 
-bool has_side_effect(const Node &n) { return n.op == OpKind::kKVAppend || n.has_attr("inplace"); }
+bool has_side_effect(const Node& n) { return n.op == OpKind::kKVAppend || n.has_attr("inplace"); }
 
-Function remove_dead(const Function &f) {
+Function remove_dead(const Function& f) {
   std::vector<bool> live(f.nodes.size(), false);
   for (Value r : f.results) live[r.node] = true;
   for (size_t i = f.nodes.size(); i-- > 0;) {
@@ -28,7 +28,7 @@ Function remove_dead(const Function &f) {
 }  // namespace
 
 Program remove_dead_code(Program p) {
-  for (Function &f : p.module.functions) f = remove_dead(f);
+  for (Function& f : p.module.functions) f = remove_dead(f);
   return p;
 }
 

@@ -28,7 +28,7 @@ struct Plan {
 
 class Fuser {
  public:
-  explicit Fuser(const Function &f) : f_(f), users_(value_users(f)) {}
+  explicit Fuser(const Function& f) : f_(f), users_(value_users(f)) {}
 
   Plan plan() {
     for (size_t i = 0; i < f_.nodes.size(); ++i) {
@@ -56,8 +56,8 @@ class Fuser {
   }
 
  private:
-  const Node &node(Value v) const { return f_.node(v); }
-  const std::vector<Use> &uses(int n, int out = 0) const { return users_[n][out]; }
+  const Node& node(Value v) const { return f_.node(v); }
+  const std::vector<Use>& uses(int n, int out = 0) const { return users_[n][out]; }
   bool single_use(int n) const { return uses(n).size() == 1; }
   // The node as planned so far (a Linear may already have its dequantization
   // folded).
@@ -67,10 +67,10 @@ class Fuser {
   }
 
   void fold_dequantize(int n) {
-    const Node &op = f_.nodes[n];
+    const Node& op = f_.nodes[n];
     size_t slot = op.op == OpKind::kLinear ? 1 : 0;
     if (op.inputs.size() <= slot || node(op.inputs[slot]).op != OpKind::kDequantize) return;
-    const Node &deq = node(op.inputs[slot]);
+    const Node& deq = node(op.inputs[slot]);
     Node fused = op;
     fused.inputs.erase(fused.inputs.begin() + static_cast<long>(slot));
     fused.inputs.insert(fused.inputs.begin() + static_cast<long>(slot), deq.inputs.begin(),
@@ -80,16 +80,16 @@ class Fuser {
   }
 
   void fuse_add(int add) {
-    const Node &a = f_.nodes[add];
+    const Node& a = f_.nodes[add];
     // Add -> RMSNorm: every other user of the sum must come after the norm,
     // where the fused node is emitted.
-    const auto &add_uses = uses(add);
-    for (const Use &u : add_uses) {
+    const auto& add_uses = uses(add);
+    for (const Use& u : add_uses) {
       if (u.node < 0 || f_.nodes[u.node].op != OpKind::kRMSNorm || u.slot != 0) continue;
       bool later = true;
-      for (const Use &other : add_uses) later &= other.node < 0 || other.node >= u.node;
+      for (const Use& other : add_uses) later &= other.node < 0 || other.node >= u.node;
       if (!later || plan_.absorbed.count(u.node) || plan_.replacement.count(u.node)) continue;
-      const Node &norm = f_.nodes[u.node];
+      const Node& norm = f_.nodes[u.node];
       Node fused{OpKind::kAddRMSNorm,
                  {a.inputs[0], a.inputs[1], norm.inputs[1]},
                  {a.outputs[0], norm.outputs[0]},
@@ -102,7 +102,7 @@ class Fuser {
     // Linear -> Add: the Linear's residual epilogue.
     for (int side : {1, 0}) {
       int lin = a.inputs[side].node;
-      const Node &l = f_.nodes[lin];
+      const Node& l = f_.nodes[lin];
       if (l.op != OpKind::kLinear || !single_use(lin) || l.has_attr("residual")) continue;
       Node fused = current(lin);
       fused.inputs.push_back(a.inputs[1 - side]);
@@ -115,11 +115,11 @@ class Fuser {
   }
 
   void fuse_silu_mul(int mul) {
-    const Node &m = f_.nodes[mul];
-    const Node &silu = node(m.inputs[0]);
+    const Node& m = f_.nodes[mul];
+    const Node& silu = node(m.inputs[0]);
     if (silu.op != OpKind::kSilu || !single_use(m.inputs[0].node)) return;
-    const Node &gate = node(silu.inputs[0]);
-    const Node &up = node(m.inputs[1]);
+    const Node& gate = node(silu.inputs[0]);
+    const Node& up = node(m.inputs[1]);
     if (gate.op != OpKind::kSlice || up.op != OpKind::kSlice || gate.inputs[0] != up.inputs[0] ||
         !single_use(silu.inputs[0].node) || !single_use(m.inputs[1].node))
       return;
@@ -133,7 +133,7 @@ class Fuser {
   }
 
   void fuse_cast(int cast) {
-    const Node &c = f_.nodes[cast];
+    const Node& c = f_.nodes[cast];
     int lin = c.inputs[0].node;
     if (f_.nodes[lin].op != OpKind::kLinear || !single_use(lin) || plan_.absorbed.count(lin))
       return;
@@ -144,12 +144,12 @@ class Fuser {
     plan_.replacement[cast] = std::move(fused);
   }
 
-  const Function &f_;
+  const Function& f_;
   std::vector<std::vector<std::vector<Use>>> users_;
   Plan plan_;
 };
 
-Function fuse_function(const Function &f) {
+Function fuse_function(const Function& f) {
   Plan plan = Fuser(f).plan();
   Rewriter rw(f);
   for (size_t i = 0; i < f.nodes.size(); ++i) {
@@ -161,7 +161,7 @@ Function fuse_function(const Function &f) {
       continue;
     }
     Node fused = it->second;
-    for (Value &v : fused.inputs) v = rw.get(v);
+    for (Value& v : fused.inputs) v = rw.get(v);
     Value out = rw.emit(std::move(fused));
     auto add = plan.add_of_norm.find(n);
     if (add != plan.add_of_norm.end()) {
@@ -177,7 +177,7 @@ Function fuse_function(const Function &f) {
 }  // namespace
 
 Program fuse_ops(Program p) {
-  for (Function &f : p.module.functions) f = fuse_function(f);
+  for (Function& f : p.module.functions) f = fuse_function(f);
   return p;
 }
 

@@ -28,7 +28,7 @@ Program legalize(Program p);
 Program plan_memory(Program p);
 // Byte offset of output `o` of a planned node within its placement (outputs are
 // laid out one after another, 256-byte aligned).
-int64_t output_offset(const Node &n, int o);
+int64_t output_offset(const Node& n, int o);
 // lower_to_vm.cc: the VM bytecode of every function (runtime/library_format.h).
 Program lower_to_vm(Program p);
 

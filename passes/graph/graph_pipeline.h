@@ -17,16 +17,16 @@ struct GraphPass {
 };
 // quantize -> fuse_ops -> remove_dead_code -> legalize -> plan_memory ->
 // lower_to_vm.
-const std::vector<GraphPass> &graph_passes();
+const std::vector<GraphPass>& graph_passes();
 
 struct PipelineOptions {
   std::string dump_dir;      // when set: DIR/NN-PASS.txt after each pass (made if missing)
   bool time_passes = false;  // print each pass's wall time to stderr
 };
-Program run_graph_pipeline(Program p, const PipelineOptions &options);
+Program run_graph_pipeline(Program p, const PipelineOptions& options);
 
 // The Program as text: the graph, then the kernels' names and VM code once they
 // exist.
-std::string print_program(const Program &p);
+std::string print_program(const Program& p);
 
 }  // namespace mlcc::graph

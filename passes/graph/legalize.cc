@@ -15,11 +15,11 @@ namespace mlcc::graph {
 
 namespace {
 
-ir::Expr dim_expr(const Dim &d) {
+ir::Expr dim_expr(const Dim& d) {
   if (!d.is_symbolic()) return ir::Expr(static_cast<int>(d.value));
   return ir::Var(d.symbol, ir::DataType::i32());
 }
-std::string dim_key(const Dim &d) { return d.is_symbolic() ? d.symbol : std::to_string(d.value); }
+std::string dim_key(const Dim& d) { return d.is_symbolic() ? d.symbol : std::to_string(d.value); }
 
 std::string dtype_key(ir::DataType t) { return ir::to_string(t); }
 
@@ -27,13 +27,13 @@ std::string dtype_key(ir::DataType t) { return ir::to_string(t); }
 std::string unquantized(ir::DataType act) { return act == ir::DataType::f16() ? "q0f16" : "q0f32"; }
 
 // Columns of a 2-D activation (all dimensions after the first).
-int64_t cols_of(const TensorType &t) {
+int64_t cols_of(const TensorType& t) {
   int64_t c = 1;
   for (size_t i = 1; i < t.shape.size(); ++i) c *= t.shape[i].value;
   return c;
 }
 
-kernels::RopeSpec rope_spec(const Node &n) {
+kernels::RopeSpec rope_spec(const Node& n) {
   kernels::RopeSpec r;
   r.head_dim = n.attr_int("head_dim");
   r.theta = n.attr_float("theta");
@@ -46,7 +46,7 @@ kernels::RopeSpec rope_spec(const Node &n) {
   }
   return r;
 }
-std::string rope_key(const kernels::RopeSpec &r) {
+std::string rope_key(const kernels::RopeSpec& r) {
   std::string k = "d" + std::to_string(r.head_dim) + "_t" + std::to_string(r.theta);
   if (!r.scaling.empty())
     k += "_" + r.scaling + std::to_string(r.factor) + "_" + std::to_string(r.low_freq_factor) +
@@ -54,7 +54,7 @@ std::string rope_key(const kernels::RopeSpec &r) {
   return k;
 }
 
-kernels::PagedCache paged_cache(const TensorType &cache, const TensorType &page_table) {
+kernels::PagedCache paged_cache(const TensorType& cache, const TensorType& page_table) {
   if (cache.shape.size() != 5)
     throw Error("legalize: KV cache type " + cache.str() +
                 " is not [pages, 2, kv_heads, page_size, head_dim]");
@@ -69,21 +69,21 @@ kernels::PagedCache paged_cache(const TensorType &cache, const TensorType &page_
 
 class Legalizer {
  public:
-  explicit Legalizer(Program &p) : p_(p) {
+  explicit Legalizer(Program& p) : p_(p) {
     for (size_t i = 0; i < p.kernels.size(); ++i) by_name_[p.kernels[i].name] = i;
   }
 
-  Function run(const Function &f) {
+  Function run(const Function& f) {
     Rewriter rw(f);
     for (size_t i = 0; i < f.nodes.size(); ++i) {
-      const Node &n = f.nodes[i];
+      const Node& n = f.nodes[i];
       if (n.op == OpKind::kInput || n.op == OpKind::kParam || n.op == OpKind::kKVCache ||
           n.op == OpKind::kCall) {
         rw.keep(static_cast<int>(i));
         continue;
       }
       Node call = lower(f, n);
-      for (Value &v : call.inputs) v = rw.get(v);
+      for (Value& v : call.inputs) v = rw.get(v);
       Value out = rw.emit(std::move(call));
       std::vector<Value> outs;
       for (size_t o = 0; o < n.outputs.size(); ++o) outs.push_back({out.node, static_cast<int>(o)});
@@ -94,9 +94,9 @@ class Legalizer {
 
  private:
   // Registers the kernel under `key` (built once) and returns its name.
-  std::string kernel(const std::string &key, const std::function<ir::PrimFunc()> &build) {
+  std::string kernel(const std::string& key, const std::function<ir::PrimFunc()>& build) {
     std::string name = "k_" + key;
-    for (char &c : name)
+    for (char& c : name)
       if (!isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
     if (!by_name_.count(name)) {
       ir::PrimFunc f = build();
@@ -107,16 +107,16 @@ class Legalizer {
     return name;
   }
 
-  Node call(const Node &n, const std::string &kernel_name, std::vector<Value> inputs) {
+  Node call(const Node& n, const std::string& kernel_name, std::vector<Value> inputs) {
     Node c{OpKind::kCall, std::move(inputs), n.outputs, {{"kernel", kernel_name}}};
     c.attrs["op"] = std::string(op_name(n.op));
     return c;
   }
 
-  Node lower(const Function &f, const Node &n) {
-    const Target *t = &p_.target;
-    auto in_type = [&](size_t i) -> const TensorType & { return f.type(n.inputs.at(i)); };
-    const TensorType &out = n.outputs.at(0);
+  Node lower(const Function& f, const Node& n) {
+    const Target* t = &p_.target;
+    auto in_type = [&](size_t i) -> const TensorType& { return f.type(n.inputs.at(i)); };
+    const TensorType& out = n.outputs.at(0);
     const ir::DataType act = out.dtype;
     const Dim rows = out.shape.empty() ? Dim::constant(1) : out.shape[0];
     const std::string rk = dim_key(rows);
@@ -124,7 +124,7 @@ class Legalizer {
       case OpKind::kEmbedding: {
         kernels::Quantization q = kernels::Quantization::parse(
             n.has_attr("quantization") ? n.attr_str("quantization") : unquantized(act));
-        const TensorType &table = in_type(0);
+        const TensorType& table = in_type(0);
         int64_t vocab = table.shape[0].value, hidden = cols_of(out);
         std::string name =
             kernel("embedding_" + q.name + "_" + rk + "_" + std::to_string(vocab) + "_" +
@@ -193,7 +193,7 @@ class Legalizer {
         return call(n, name, n.inputs);
       }
       case OpKind::kTakeLast: {
-        const TensorType &x = in_type(0);
+        const TensorType& x = in_type(0);
         int64_t cols = cols_of(x);
         std::string name = kernel(
             "take_last_" + dtype_key(act) + "_" + dim_key(x.shape[0]) + "_" + std::to_string(cols),
@@ -224,7 +224,7 @@ class Legalizer {
       }
       case OpKind::kKVAppend: {
         kernels::RopeSpec r = rope_spec(n);
-        const TensorType &qkv = in_type(0);
+        const TensorType& qkv = in_type(0);
         kernels::PagedCache c = paged_cache(in_type(1), in_type(2));
         int64_t in_cols = cols_of(qkv), ko = n.attr_int("k_offset"), vo = n.attr_int("v_offset");
         ir::DataType dt = in_type(1).dtype;
@@ -274,22 +274,22 @@ class Legalizer {
     }
   }
 
-  Program &p_;
+  Program& p_;
   std::map<std::string, size_t> by_name_;
 };
 
 }  // namespace
 
-const ir::PrimFunc &call_kernel(const Program &p, const Node &call) {
-  const std::string &name = call.attr_str("kernel");
-  for (const ir::PrimFunc &f : p.kernels)
+const ir::PrimFunc& call_kernel(const Program& p, const Node& call) {
+  const std::string& name = call.attr_str("kernel");
+  for (const ir::PrimFunc& f : p.kernels)
     if (f.name == name) return f;
   throw Error("call of unknown kernel '" + name + "'");
 }
 
 Program legalize(Program p) {
   Legalizer l(p);
-  for (Function &f : p.module.functions) f = l.run(f);
+  for (Function& f : p.module.functions) f = l.run(f);
   return p;
 }
 

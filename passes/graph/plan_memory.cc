@@ -64,9 +64,9 @@ class Arena {
   int64_t top_ = 0;
 };
 
-bool planned(const Node &n) { return n.op == OpKind::kCall && !n.has_attr("inplace"); }
+bool planned(const Node& n) { return n.op == OpKind::kCall && !n.has_attr("inplace"); }
 
-FunctionPlan plan_function(const Function &f, std::vector<int64_t> &storages) {
+FunctionPlan plan_function(const Function& f, std::vector<int64_t>& storages) {
   FunctionPlan plan;
   auto users = value_users(f);
   std::set<int> results;
@@ -77,8 +77,8 @@ FunctionPlan plan_function(const Function &f, std::vector<int64_t> &storages) {
   for (size_t i = 0; i < f.nodes.size(); ++i) {
     if (!planned(f.nodes[i])) continue;
     int last = static_cast<int>(i);
-    for (const auto &out_users : users[i])
-      for (const Use &u : out_users) last = std::max(last, u.node);
+    for (const auto& out_users : users[i])
+      for (const Use& u : out_users) last = std::max(last, u.node);
     last_use[static_cast<int>(i)] = last;
   }
   Arena arena;
@@ -91,10 +91,10 @@ FunctionPlan plan_function(const Function &f, std::vector<int64_t> &storages) {
       arena.release(it->second.first, it->second.second);
       it = to_free.erase(it);
     }
-    const Node &node = f.nodes[i];
+    const Node& node = f.nodes[i];
     if (!planned(node)) continue;
     int64_t bytes = 0;
-    for (const TensorType &t : node.outputs) bytes += round_up(t.max_bytes());
+    for (const TensorType& t : node.outputs) bytes += round_up(t.max_bytes());
     if (results.count(n)) {
       plan.placements[n] = {static_cast<int>(storages.size()), 0};
       storages.push_back(bytes);
@@ -112,28 +112,28 @@ FunctionPlan plan_function(const Function &f, std::vector<int64_t> &storages) {
 
 // Byte offset of output `o` of a planned node: outputs are laid out one after
 // another.
-int64_t output_offset(const Node &n, int o) {
+int64_t output_offset(const Node& n, int o) {
   int64_t off = 0;
   for (int i = 0; i < o; ++i) off += round_up(n.outputs[i].max_bytes());
   return off;
 }
 
 Program plan_memory(Program p) {
-  MemoryPlan &m = p.memory;
+  MemoryPlan& m = p.memory;
   m = MemoryPlan{};
   m.storages.push_back(0);  // the arena, sized below
-  for (const Function &f : p.module.functions) {
+  for (const Function& f : p.module.functions) {
     FunctionPlan fp = plan_function(f, m.storages);
     m.storages[0] = std::max(m.storages[0], fp.arena_bytes);
     m.functions[f.name] = std::move(fp);
   }
   for (int64_t s : m.storages) m.activation_bytes += s;
-  for (const ParamInfo &info : p.module.params) m.param_bytes += info.type.max_bytes();
+  for (const ParamInfo& info : p.module.params) m.param_bytes += info.type.max_bytes();
   std::map<int64_t, int64_t> layers;
-  for (const Function &f : p.module.functions)
-    for (const Node &n : f.nodes)
+  for (const Function& f : p.module.functions)
+    for (const Node& n : f.nodes)
       if (n.op == OpKind::kKVCache) layers[n.attr_int("layer")] = n.outputs[0].max_bytes();
-  for (auto &[layer, bytes] : layers) m.kv_cache_bytes += bytes;
+  for (auto& [layer, bytes] : layers) m.kv_cache_bytes += bytes;
   return p;
 }
 

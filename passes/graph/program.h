@@ -53,6 +53,6 @@ struct Program {
 };
 
 // The kernel of a Call node.
-const ir::PrimFunc &call_kernel(const Program &p, const Node &call);
+const ir::PrimFunc& call_kernel(const Program& p, const Node& call);
 
 }  // namespace mlcc::graph

@@ -14,7 +14,7 @@ namespace {
 
 // "model.layers.0.mlp.down_proj.weight" ->
 // "model.layers.0.mlp.down_proj.q_weight".
-std::string q_name(const std::string &weight_name, const std::string &suffix) {
+std::string q_name(const std::string& weight_name, const std::string& suffix) {
   const std::string tail = ".weight";
   if (weight_name.size() < tail.size() ||
       weight_name.compare(weight_name.size() - tail.size(), tail.size(), tail) != 0)
@@ -23,13 +23,13 @@ std::string q_name(const std::string &weight_name, const std::string &suffix) {
 }
 
 // Names of the parameters read as weights: Linear input 1, Embedding input 0.
-std::set<std::string> weight_params(const Module &m) {
+std::set<std::string> weight_params(const Module& m) {
   std::set<std::string> names;
-  for (const Function &f : m.functions)
-    for (const Node &n : f.nodes) {
+  for (const Function& f : m.functions)
+    for (const Node& n : f.nodes) {
       int slot = n.op == OpKind::kLinear ? 1 : n.op == OpKind::kEmbedding ? 0 : -1;
       if (slot < 0 || static_cast<size_t>(slot) >= n.inputs.size()) continue;
-      const Node &src = f.node(n.inputs[static_cast<size_t>(slot)]);
+      const Node& src = f.node(n.inputs[static_cast<size_t>(slot)]);
       if (src.op == OpKind::kParam) names.insert(src.attr_str("name"));
     }
   return names;
@@ -43,12 +43,12 @@ Program quantize(Program p) {
   const ir::DataType scale_dtype = p.quant.act_dtype();
 
   std::vector<ParamInfo> params;
-  for (const ParamInfo &info : p.module.params) {
+  for (const ParamInfo& info : p.module.params) {
     if (!weights.count(info.name)) {
       params.push_back(info);
       continue;
     }
-    const auto &shape = info.type.shape;
+    const auto& shape = info.type.shape;
     if (shape.size() != 2 || shape[1].is_symbolic() || shape[1].value % 32 != 0)
       throw Error("quantize: weight '" + info.name + "' has shape " + info.type.str() + "; " +
                   p.quant.name + " needs [out, in] with `in` a multiple of 32");
@@ -59,18 +59,18 @@ Program quantize(Program p) {
         {q_name(info.name, "q_scale"), {scale_dtype, {Dim::constant(n), Dim::constant(k / 32)}}});
   }
 
-  for (Function &f : p.module.functions) {
+  for (Function& f : p.module.functions) {
     Rewriter rw(f);
     for (size_t i = 0; i < f.nodes.size(); ++i) {
-      const Node &n = f.nodes[i];
+      const Node& n = f.nodes[i];
       if (n.op != OpKind::kParam || !weights.count(n.attr_str("name"))) {
         rw.keep(static_cast<int>(i));
         continue;
       }
-      const std::string &name = n.attr_str("name");
-      auto param = [&](const std::string &suffix) {
-        const ParamInfo *info = nullptr;
-        for (const ParamInfo &q : params)
+      const std::string& name = n.attr_str("name");
+      auto param = [&](const std::string& suffix) {
+        const ParamInfo* info = nullptr;
+        for (const ParamInfo& q : params)
           if (q.name == q_name(name, suffix)) info = &q;
         Node leaf{OpKind::kParam, {}, {info->type}, {{"name", info->name}}};
         return rw.emit(std::move(leaf));

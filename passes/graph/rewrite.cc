@@ -5,11 +5,11 @@
 
 namespace mlcc::graph {
 
-std::vector<std::vector<std::vector<Use>>> value_users(const Function &f) {
+std::vector<std::vector<std::vector<Use>>> value_users(const Function& f) {
   std::vector<std::vector<std::vector<Use>>> users(f.nodes.size());
   for (size_t i = 0; i < f.nodes.size(); ++i) users[i].resize(f.nodes[i].outputs.size());
   for (size_t i = 0; i < f.nodes.size(); ++i) {
-    const auto &ins = f.nodes[i].inputs;
+    const auto& ins = f.nodes[i].inputs;
     for (size_t s = 0; s < ins.size(); ++s)
       users[ins[s].node][ins[s].output].push_back({static_cast<int>(i), static_cast<int>(s)});
   }
@@ -18,12 +18,12 @@ std::vector<std::vector<std::vector<Use>>> value_users(const Function &f) {
   return users;
 }
 
-Rewriter::Rewriter(const Function &src) : src_(src), map_(src.nodes.size()) {
+Rewriter::Rewriter(const Function& src) : src_(src), map_(src.nodes.size()) {
   dst_.name = src.name;
 }
 
 Value Rewriter::get(Value v) const {
-  const auto &outs = map_.at(static_cast<size_t>(v.node));
+  const auto& outs = map_.at(static_cast<size_t>(v.node));
   if (static_cast<size_t>(v.output) >= outs.size())
     throw Error("graph rewrite of '" + src_.name + "': value %" + std::to_string(v.node) +
                 " is used before it was emitted");
@@ -32,7 +32,7 @@ Value Rewriter::get(Value v) const {
 
 Node Rewriter::remapped(int node) const {
   Node n = src_.nodes.at(static_cast<size_t>(node));
-  for (Value &v : n.inputs) v = get(v);
+  for (Value& v : n.inputs) v = get(v);
   return n;
 }
 

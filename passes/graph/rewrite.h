@@ -14,14 +14,14 @@ struct Use {
 };
 // users[node][output] lists every use of that value, in node order. A function
 // result counts as a use by node -1.
-std::vector<std::vector<std::vector<Use>>> value_users(const Function &f);
+std::vector<std::vector<std::vector<Use>>> value_users(const Function& f);
 
 // Copies `src` into a new function. For each source node a pass either keeps it
 // (its inputs remapped), maps its outputs to values already emitted, or emits
 // replacement nodes.
 class Rewriter {
  public:
-  explicit Rewriter(const Function &src);
+  explicit Rewriter(const Function& src);
   // The emitted value standing for a source value; throws if the source node
   // was not emitted or mapped yet (a pass emitted a consumer before its
   // producer).
@@ -35,7 +35,7 @@ class Rewriter {
   Function finish();                     // results remapped
 
  private:
-  const Function &src_;
+  const Function& src_;
   Function dst_;
   std::vector<std::vector<Value>> map_;
 };

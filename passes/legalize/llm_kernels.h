@@ -24,7 +24,7 @@ struct Quantization {
   std::string name = "q0f32";
   bool quantized() const { return name[1] == '4'; }
   ir::DataType act_dtype() const;                      // f16 or f32
-  static Quantization parse(const std::string &name);  // throws naming the accepted values
+  static Quantization parse(const std::string& name);  // throws naming the accepted values
 };
 
 // ---- linear family (linear.cc) ----
@@ -40,39 +40,39 @@ struct LinearSpec {
 // then R[rows, n] when residual, then Y[rows, n]. rows == 1 gets the GEMV
 // schedule (on the GPU the swizzled-x design of gemv_q4.cc), other rows a
 // matrix-product schedule.
-ir::PrimFunc linear(const LinearSpec &s, const Target *target);
+ir::PrimFunc linear(const LinearSpec& s, const Target* target);
 
 // ---- embeddings, norms and elementwise (llm_elementwise.cc) ----
 // Buffers: Ids i32[rows], then T[vocab, hidden] (q0) or QW u32[vocab,
 // hidden/8], QS[vocab, hidden/32] (q4), then Y[rows, hidden]. Ids out of range
 // read row 0.
-ir::PrimFunc embedding(ir::Expr rows, int64_t vocab, int64_t hidden, const Quantization &q,
-                       const Target *target);
+ir::PrimFunc embedding(ir::Expr rows, int64_t vocab, int64_t hidden, const Quantization& q,
+                       const Target* target);
 // X[rows, cols], W[cols] -> Y[rows, cols].
 ir::PrimFunc rms_norm(ir::Expr rows, int64_t cols, double eps, ir::DataType dtype,
-                      const Target *target);
+                      const Target* target);
 // X, R [rows, cols], W[cols] -> Sum = X + R, Y = rms_norm(Sum) (Sum written in
 // dtype and Y computed from the rounded Sum).
 ir::PrimFunc add_rms_norm(ir::Expr rows, int64_t cols, double eps, ir::DataType dtype,
-                          const Target *target);
+                          const Target* target);
 enum class Elementwise { kAdd, kMul, kSilu };
 // A, B (binary) [rows, cols] -> C; silu takes A only.
 ir::PrimFunc elementwise(Elementwise op, ir::Expr rows, int64_t cols, ir::DataType dtype,
-                         const Target *target);
+                         const Target* target);
 // GU[rows, 2f] -> Y[rows, f] = silu(GU[:, :f]) * GU[:, f:].
-ir::PrimFunc silu_mul(ir::Expr rows, int64_t f, ir::DataType dtype, const Target *target);
+ir::PrimFunc silu_mul(ir::Expr rows, int64_t f, ir::DataType dtype, const Target* target);
 // X[rows, in_cols] -> Y[rows, end - begin] = X[:, begin:end].
 ir::PrimFunc slice_cols(ir::Expr rows, int64_t in_cols, int64_t begin, int64_t end,
-                        ir::DataType dtype, const Target *target);
+                        ir::DataType dtype, const Target* target);
 // X[rows, cols] -> Y[1, cols] = the last row.
-ir::PrimFunc take_last(ir::Expr rows, int64_t cols, ir::DataType dtype, const Target *target);
+ir::PrimFunc take_last(ir::Expr rows, int64_t cols, ir::DataType dtype, const Target* target);
 // X[rows, cols] (from) -> Y[rows, cols] (to).
 ir::PrimFunc cast(ir::Expr rows, int64_t cols, ir::DataType from, ir::DataType to,
-                  const Target *target);
+                  const Target* target);
 // L f32[1, vocab], T f32[1] -> P f32[1, vocab] = softmax(L / T).
-ir::PrimFunc softmax_temperature(int64_t vocab, const Target *target);
+ir::PrimFunc softmax_temperature(int64_t vocab, const Target* target);
 // L f32[1, vocab] -> I i32[1]: the first index of the largest value.
-ir::PrimFunc argmax(int64_t vocab, const Target *target);
+ir::PrimFunc argmax(int64_t vocab, const Target* target);
 
 // ---- attention family (attention.cc) ----
 // Rotary embedding, Hugging Face's rotate_half convention: within a head,
@@ -97,17 +97,17 @@ struct PagedCache {
 // X[rows, in_cols] -> Y[rows, heads * D]: columns [offset, offset + heads * D)
 // rotated.
 ir::PrimFunc rope(ir::Expr rows, ir::Expr total_len, int64_t in_cols, int64_t offset, int64_t heads,
-                  const RopeSpec &rope, ir::DataType dtype, const Target *target);
+                  const RopeSpec& rope, ir::DataType dtype, const Target* target);
 // QKV[rows, in_cols], Cache, PageTable: writes keys from columns [k_offset,
 // ...) rotated and values from [v_offset, ...) at the chunk's positions. Cache
 // is both read and written.
 ir::PrimFunc kv_append(ir::Expr rows, ir::Expr total_len, int64_t in_cols, int64_t k_offset,
-                       int64_t v_offset, const RopeSpec &rope, const PagedCache &cache,
-                       ir::DataType dtype, const Target *target);
+                       int64_t v_offset, const RopeSpec& rope, const PagedCache& cache,
+                       ir::DataType dtype, const Target* target);
 // Q[rows, heads * D], Cache, PageTable -> O[rows, heads * D]: causal attention
 // of each row over positions 0 .. its own, scale 1/sqrt(D), query head h
 // reading kv head h / (heads / kv_heads). Softmax in f32.
-ir::PrimFunc attention(ir::Expr rows, ir::Expr total_len, int64_t heads, const PagedCache &cache,
-                       ir::DataType dtype, const Target *target);
+ir::PrimFunc attention(ir::Expr rows, ir::Expr total_len, int64_t heads, const PagedCache& cache,
+                       ir::DataType dtype, const Target* target);
 
 }  // namespace mlcc::kernels

@@ -42,7 +42,7 @@ struct Compiled {
   std::string lib;
 };
 
-std::unique_ptr<Compiled> compile(const models::LlamaConfig &c, const std::string &quant,
+std::unique_ptr<Compiled> compile(const models::LlamaConfig& c, const std::string& quant,
                                   int64_t chunk = 16) {
   auto out = std::make_unique<Compiled>();
   out->lib = out->dir.path + "/model.so";
@@ -58,7 +58,7 @@ std::unique_ptr<Compiled> compile(const models::LlamaConfig &c, const std::strin
 // Prefill of `n` tokens then decode of the rest, each position's logits against
 // the reference; then a fresh sequence prefilled with everything at once must
 // agree with the last decode.
-void check_model(const models::LlamaConfig &c, const std::string &quant, double tol,
+void check_model(const models::LlamaConfig& c, const std::string& quant, double tol,
                  int64_t chunk = 16) {
   auto lib = compile(c, quant, chunk);
   auto model = Model::load(lib->lib, "cpu");
@@ -115,7 +115,7 @@ TEST_CASE("a compiled library refuses parameters of the wrong size and missing o
   try {
     model->set_param("model.norm.weight", wrong.data(), wrong.size() * 4);
     FAIL("expected an error");
-  } catch (const Error &e) {
+  } catch (const Error& e) {
     std::string msg = e.what();
     CHECK(msg.find("model.norm.weight") != std::string::npos);
     CHECK(msg.find("64") != std::string::npos);
@@ -138,7 +138,7 @@ TEST_CASE("mlcc compile options are checked against the config", "[compile]") {
   try {
     resolve_options(c, o);
     FAIL("expected an error");
-  } catch (const Error &e) {
+  } catch (const Error& e) {
     CHECK(std::string(e.what()).find("sliding_window") != std::string::npos);
   }
   o.context_window = 0;

@@ -21,17 +21,17 @@ const Dim S = Dim::symbolic("seq_len", 64);
 TensorType tt(ir::DataType t, std::vector<Dim> shape) { return {t, std::move(shape)}; }
 Dim c(int64_t v) { return Dim::constant(v); }
 
-Value input(Function &f, const std::string &name, TensorType t) {
+Value input(Function& f, const std::string& name, TensorType t) {
   return f.add({OpKind::kInput, {}, {t}, {{"name", name}}});
 }
-Value param(Function &f, const std::string &name, TensorType t) {
+Value param(Function& f, const std::string& name, TensorType t) {
   return f.add({OpKind::kParam, {}, {t}, {{"name", name}}});
 }
-Value op(Function &f, OpKind k, std::vector<Value> in, TensorType t, Attrs a = {}) {
+Value op(Function& f, OpKind k, std::vector<Value> in, TensorType t, Attrs a = {}) {
   return f.add({k, std::move(in), {t}, std::move(a)});
 }
 
-Program program(Function f, std::vector<ParamInfo> params, const std::string &quant = "q0f16") {
+Program program(Function f, std::vector<ParamInfo> params, const std::string& quant = "q0f16") {
   Program p;
   p.module.functions.push_back(std::move(f));
   p.module.params = std::move(params);
@@ -40,9 +40,9 @@ Program program(Function f, std::vector<ParamInfo> params, const std::string &qu
   return p;
 }
 
-std::map<OpKind, int> count_ops(const Function &f) {
+std::map<OpKind, int> count_ops(const Function& f) {
   std::map<OpKind, int> n;
-  for (const Node &node : f.nodes) n[node.op]++;
+  for (const Node& node : f.nodes) n[node.op]++;
   return n;
 }
 
@@ -55,7 +55,7 @@ models::LlamaConfig tiny_llama(bool tied = false) {
   return c;
 }
 
-Program tiny_program(const std::string &quant, bool tied = false) {
+Program tiny_program(const std::string& quant, bool tied = false) {
   models::LlamaBuildOptions o;
   o.act_dtype = kernels::Quantization::parse(quant).act_dtype();
   o.context_window = 128, o.prefill_chunk_size = 32;
@@ -101,7 +101,7 @@ TEST_CASE("quantize: q0 formats leave the graph alone; bad widths are refused", 
   try {
     quantize(program(f, {{"proj.weight", w}}, "q4f16_1"));
     FAIL("expected an error");
-  } catch (const Error &e) {
+  } catch (const Error& e) {
     CHECK(std::string(e.what()).find("proj.weight") != std::string::npos);
     CHECK(std::string(e.what()).find("multiple of 32") != std::string::npos);
   }
@@ -226,7 +226,7 @@ TEST_CASE("graph passes on a tiny Llama: counts of fused operators", "[graph]") 
   CHECK(prefill[OpKind::kDequantize] == 0);
   CHECK(prefill[OpKind::kCast] == 0);
   CHECK(prefill[OpKind::kSlice] == 0);
-  for (const Node &n : p.module.function("prefill").nodes)
+  for (const Node& n : p.module.function("prefill").nodes)
     if (n.op == OpKind::kLinear) CHECK(n.attr_str("quantization") == "q4f16_1");
   // Parameters follow MLC-LLM's names.
   CHECK(p.module.param("model.layers.1.self_attn.qkv_proj.q_weight").type.shape[0].value ==
@@ -239,19 +239,19 @@ TEST_CASE("legalize, plan_memory and lower_to_vm on a tiny Llama", "[graph]") {
       plan_memory(legalize(remove_dead_code(fuse_ops(quantize(tiny_program("q0f32")))))));
   REQUIRE(verify(p.module).empty());
   // Every operator became a kernel call; identical layers share kernels.
-  for (const Function &f : p.module.functions)
-    for (const Node &n : f.nodes)
+  for (const Function& f : p.module.functions)
+    for (const Node& n : f.nodes)
       CHECK((n.op == OpKind::kCall || n.op == OpKind::kInput || n.op == OpKind::kParam ||
              n.op == OpKind::kKVCache));
   CHECK(p.kernels.size() < 30);
   // The embedding kernel takes the ids first.
-  for (const Node &n : p.module.function("embed").nodes)
+  for (const Node& n : p.module.function("embed").nodes)
     if (n.op == OpKind::kCall)
       CHECK(p.module.function("embed").node(n.inputs[0]).attr_str("name") == "tokens");
 
   // Memory: values live at the same time never overlap.
-  const Function &f = p.module.function("prefill");
-  const FunctionPlan &plan = p.memory.functions.at("prefill");
+  const Function& f = p.module.function("prefill");
+  const FunctionPlan& plan = p.memory.functions.at("prefill");
   auto users = [&](int node) {
     int last = node;
     for (size_t i = 0; i < f.nodes.size(); ++i)
@@ -260,15 +260,15 @@ TEST_CASE("legalize, plan_memory and lower_to_vm on a tiny Llama", "[graph]") {
     return last;
   };
   std::vector<std::tuple<int, int, int64_t, int64_t>> live;  // first, last, begin, end
-  for (const auto &[node, pl] : plan.placements) {
+  for (const auto& [node, pl] : plan.placements) {
     if (pl.storage != 0) continue;
     int64_t bytes = 0;
-    for (const TensorType &t : f.nodes[node].outputs) bytes += t.max_bytes();
+    for (const TensorType& t : f.nodes[node].outputs) bytes += t.max_bytes();
     live.emplace_back(node, users(node), pl.offset, pl.offset + bytes);
   }
   int overlaps = 0, reused = 0;
-  for (auto &[a0, a1, ab, ae] : live)
-    for (auto &[b0, b1, bb, be] : live) {
+  for (auto& [a0, a1, ab, ae] : live)
+    for (auto& [b0, b1, bb, be] : live) {
       if (a0 >= b0) continue;
       bool bytes_overlap = ab < be && bb < ae;
       bool time_overlap = b0 <= a1;
@@ -281,7 +281,7 @@ TEST_CASE("legalize, plan_memory and lower_to_vm on a tiny Llama", "[graph]") {
   CHECK(p.memory.kv_cache_bytes == 2 * (128 / 16) * 2 * 2 * 16 * 16 * 4);
 
   // The bytecode: scalars first, a result last, every call well formed.
-  const VmFunction &vm = p.vm.at("prefill");
+  const VmFunction& vm = p.vm.at("prefill");
   CHECK(vm.scalars == std::vector<std::string>{"seq_len", "total_seq_len"});
   CHECK(p.vm.at("decode").scalars == std::vector<std::string>{"total_seq_len"});
   CHECK(vm.code.front() == vm::kScalar);

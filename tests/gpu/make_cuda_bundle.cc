@@ -22,8 +22,8 @@ using namespace mlcc;
 
 namespace {
 
-bundle::Kernel kernel_entry(const codegen::CudaKernel &ck, const ir::PrimFunc &f,
-                            const std::vector<int64_t> &scalars) {
+bundle::Kernel kernel_entry(const codegen::CudaKernel& ck, const ir::PrimFunc& f,
+                            const std::vector<int64_t>& scalars) {
   bundle::Kernel k;
   k.function = ck.name;
   std::vector<std::pair<ir::Var, int64_t>> values;
@@ -33,14 +33,14 @@ bundle::Kernel kernel_entry(const codegen::CudaKernel &ck, const ir::PrimFunc &f
     k.block[d] = codegen::eval_launch_dim(ck.block[d], values);
   }
   k.scalars = scalars;
-  for (const ir::Var &v : f.scalars) k.scalar_types.push_back(v.dtype().bits == 64 ? "i64" : "i32");
+  for (const ir::Var& v : f.scalars) k.scalar_types.push_back(v.dtype().bits == 64 ? "i64" : "i32");
   return k;
 }
 
-void add_checks(const std::string &dir, const Target &gpu, std::vector<ir::PrimFunc> *funcs,
-                std::vector<bundle::Kernel> *entries) {
+void add_checks(const std::string& dir, const Target& gpu, std::vector<ir::PrimFunc>* funcs,
+                std::vector<bundle::Kernel>* entries) {
   uint64_t seed = 1;
-  for (const check::KernelCase &c : check::standard_cases()) {
+  for (const check::KernelCase& c : check::standard_cases()) {
     ir::PrimFunc f = passes::lower_for_codegen(c.build(&gpu), gpu);
     ir::PrimFunc ref = c.reference_func();
     check::Arrays inputs = check::case_arguments(c, ref, seed++);
@@ -74,7 +74,7 @@ void add_checks(const std::string &dir, const Target &gpu, std::vector<ir::PrimF
 // The practical ceiling at a shape: a kernel that only reads the same weight
 // words (16 bytes per load, four loads in flight per thread, as the GEMV) and
 // xors them together.
-ir::PrimFunc read_only_kernel(int64_t n, int64_t k, const std::string &name) {
+ir::PrimFunc read_only_kernel(int64_t n, int64_t k, const std::string& name) {
   using namespace ir;
   const int64_t chunks = n * k / 32;  // 16-byte chunks
   const int threads = 256, per_thread = 4;
@@ -94,8 +94,8 @@ ir::PrimFunc read_only_kernel(int64_t n, int64_t k, const std::string &name) {
   return make_prim_func(name, {W, Y}, body);
 }
 
-void add_bench(const Target &gpu, std::vector<ir::PrimFunc> *funcs,
-               std::vector<bundle::Kernel> *entries) {
+void add_bench(const Target& gpu, std::vector<ir::PrimFunc>* funcs,
+               std::vector<bundle::Kernel>* entries) {
   const int64_t shapes[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};
   for (auto [n, k] : shapes) {
     // The default schedule (8 rows per block) and its neighbours, to see the
@@ -132,7 +132,7 @@ void add_bench(const Target &gpu, std::vector<ir::PrimFunc> *funcs,
 
 }  // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help") {
     std::printf(
         "usage: mlcc-make-cuda-bundle DIR [--checks] [--bench] [--arch "
@@ -178,7 +178,7 @@ int main(int argc, char **argv) {
     bundle::write_file(dir + "/" + b.ptx_file, ptx.data(), ptx.size());
     bundle::write_bundle(dir, b);
     std::printf("wrote %zu kernels to %s\n", b.kernels.size(), dir.c_str());
-  } catch (const Error &e) {
+  } catch (const Error& e) {
     std::fprintf(stderr, "mlcc-make-cuda-bundle: %s\n", e.what());
     return 1;
   }

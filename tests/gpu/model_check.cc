@@ -31,9 +31,9 @@ double seconds_since(Clock::time_point t0) {
 
 // Prefill of 13 tokens, decode of 5, logits against the reference at each
 // position, and a whole-sequence prefill against the last decode.
-bool check(const std::string &lib, const std::string &device) {
+bool check(const std::string& lib, const std::string& device) {
   auto model = Model::load(lib, device);
-  const Manifest &m = model->manifest();
+  const Manifest& m = model->manifest();
   models::LlamaConfig c = models::LlamaConfig::from_json(m.model, lib);
   testing::Weights w = testing::random_llama_weights(c, 7);
   testing::Weights seen = testing::load_weights(*model, w, m.quantization);
@@ -67,14 +67,14 @@ bool check(const std::string &lib, const std::string &device) {
 
 // Random parameters good enough for timing: random 4-bit words, small scales
 // and weights, norm weights of one.
-void random_params(Model &model) {
+void random_params(Model& model) {
   uint64_t x = 0x9E3779B97F4A7C15ull;
   auto next = [&x] {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     return x;
   };
-  model.set_params([&](const ParamInfo &p, void *dst) {
-    auto *bytes = static_cast<uint8_t *>(dst);
+  model.set_params([&](const ParamInfo& p, void* dst) {
+    auto* bytes = static_cast<uint8_t*>(dst);
     bool norm = p.name.find("norm") != std::string::npos;
     if (p.dtype == "u32") {
       for (size_t i = 0; i + 8 <= p.bytes; i += 8) {
@@ -82,18 +82,18 @@ void random_params(Model &model) {
         std::memcpy(bytes + i, &v, 8);
       }
     } else if (p.dtype == "f16") {
-      auto *h = reinterpret_cast<uint16_t *>(dst);
+      auto* h = reinterpret_cast<uint16_t*>(dst);
       for (size_t i = 0; i < p.bytes / 2; ++i)
         h[i] = float_to_half(norm ? 1.0f : (float(next() >> 40) / float(1 << 24) - 0.5f) * 0.02f);
     } else {
-      auto *f = reinterpret_cast<float *>(dst);
+      auto* f = reinterpret_cast<float*>(dst);
       for (size_t i = 0; i < p.bytes / 4; ++i)
         f[i] = norm ? 1.0f : (float(next() >> 40) / float(1 << 24) - 0.5f) * 0.02f;
     }
   });
 }
 
-int bench(const std::string &lib, const std::string &device, int generate, int prefill) {
+int bench(const std::string& lib, const std::string& device, int generate, int prefill) {
   auto t0 = Clock::now();
   auto model = Model::load(lib, device);
   random_params(*model);
@@ -118,7 +118,7 @@ int bench(const std::string &lib, const std::string &device, int generate, int p
   t0 = Clock::now();
   model->prefill(prompt);
   double prefill_s = seconds_since(t0);
-  const Manifest &m = model->manifest();
+  const Manifest& m = model->manifest();
   std::printf(
       "\n| model | device | prefill %d tok/s | decode %d tok/s "
       "(1-token prompt) | "
@@ -132,7 +132,7 @@ int bench(const std::string &lib, const std::string &device, int generate, int p
 
 }  // namespace
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 3) {
     std::printf(
         "usage: mlcc-model-check check LIB... [--device D]\n"
@@ -161,10 +161,10 @@ int main(int argc, char **argv) {
         "prefill+decode vs prefill | argmax | result |\n"
         "| --- | --- | --- | --- | --- | --- | --- |\n");
     int failed = 0;
-    for (const std::string &lib : libs) failed += check(lib, device) ? 0 : 1;
+    for (const std::string& lib : libs) failed += check(lib, device) ? 0 : 1;
     std::printf("\n%zu checked, %d failed\n", libs.size(), failed);
     return failed ? 1 : 0;
-  } catch (const Error &e) {
+  } catch (const Error& e) {
     std::fprintf(stderr, "mlcc-model-check: %s\n", e.what());
     return 1;
   }

@@ -12,9 +12,9 @@
 
 namespace mlcc::testing {
 
-Weights load_weights(Model &m, const Weights &w, const std::string &quantization);
+Weights load_weights(Model& m, const Weights& w, const std::string& quantization);
 
 // ||a - b|| / ||b||.
-double relative_error(const std::vector<float> &a, const std::vector<float> &b);
+double relative_error(const std::vector<float>& a, const std::vector<float>& b);
 
 }  // namespace mlcc::testing
