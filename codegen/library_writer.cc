@@ -112,40 +112,36 @@ nlohmann::json postfix_extent(const ir::Expr& e, const ir::PrimFunc& f) {
 
 void write_library(const std::vector<ir::PrimFunc>& kernels, nlohmann::json manifest,
                    const Target& target, const std::string& so_path) {
+  if (target.kind != TargetKind::kCpu && target.kind != TargetKind::kCuda)
+    throw Error("library: target '" + target.str() + "' has no library writer yet");
   std::vector<ir::PrimFunc> lowered;
   for (const ir::PrimFunc& k : kernels) lowered.push_back(passes::lower_for_codegen(k, target));
   nlohmann::json entries = nlohmann::json::array();
+  for (const ir::PrimFunc& k : lowered)
+    entries.push_back(
+        {{"name", k.name}, {"num_buffers", k.buffers.size()}, {"num_scalars", k.scalars.size()}});
+
   std::vector<std::vector<uint8_t>> objects;
   if (target.kind == TargetKind::kCpu) {
-    for (const ir::PrimFunc& k : lowered)
-      entries.push_back(
-          {{"name", k.name}, {"num_buffers", k.buffers.size()}, {"num_scalars", k.scalars.size()}});
     manifest["kernels"] = entries;
     objects.push_back(compile_cpu_object(lowered, target));
     objects.push_back(data_object(target, manifest.dump(), nullptr, false));
     link_shared_library(objects, target, so_path);
     return;
   }
-  if (target.kind != TargetKind::kCuda)
-    throw Error("library: target '" + target.str() + "' has no library writer yet");
+  // CUDA: the launch extents and scalar widths the runtime needs to launch each kernel.
   std::string ptx;
   std::vector<CudaKernel> compiled = compile_cuda(lowered, target, &ptx);
   for (size_t i = 0; i < lowered.size(); ++i) {
     const ir::PrimFunc& k = lowered[i];
-    nlohmann::json grid = nlohmann::json::array(), block = nlohmann::json::array();
-    nlohmann::json bits = nlohmann::json::array();
+    nlohmann::json& e = entries[i];
     for (int d = 0; d < 3; ++d) {
-      grid.push_back(postfix_extent(compiled[i].grid[d], k));
-      block.push_back(postfix_extent(compiled[i].block[d], k));
+      e["grid"].push_back(postfix_extent(compiled[i].grid[d], k));
+      e["block"].push_back(postfix_extent(compiled[i].block[d], k));
     }
-    for (const ir::Var& v : k.scalars) bits.push_back(v.dtype().bits == 64 ? 64 : 32);
-    entries.push_back({{"name", k.name},
-                       {"num_buffers", k.buffers.size()},
-                       {"num_scalars", k.scalars.size()},
-                       {"scalar_bits", bits},
-                       {"grid", grid},
-                       {"block", block},
-                       {"shared_bytes", compiled[i].shared_bytes}});
+    e["scalar_bits"] = nlohmann::json::array();
+    for (const ir::Var& v : k.scalars) e["scalar_bits"].push_back(v.dtype().bits == 64 ? 64 : 32);
+    e["shared_bytes"] = compiled[i].shared_bytes;
   }
   manifest["kernels"] = entries;
   Target host = Target::host_cpu();

@@ -76,7 +76,6 @@ graph::Program compile_program(const models::LlamaConfig& config, const CompileO
   b.act_dtype = p.quant.act_dtype();
   b.context_window = options.context_window;
   b.prefill_chunk_size = options.prefill_chunk_size;
-  p.page_size = b.page_size;
   p.module = models::build_llama(config, b);
   return graph::run_graph_pipeline(std::move(p), {options.dump_ir, options.time_passes});
 }
@@ -92,16 +91,17 @@ nlohmann::json make_manifest(const graph::Program& p, const models::LlamaConfig&
   m["context_window"] = p.context_window;
   m["prefill_chunk_size"] = p.prefill_chunk_size;
 
-  nlohmann::json kv;
+  // Every layer's cache has the same type; the first KV cache node describes them all.
+  const graph::Node* cache = nullptr;
   for (const graph::Function& f : p.module.functions)
     for (const graph::Node& n : f.nodes)
-      if (n.op == graph::OpKind::kKVCache) {
-        const auto& s = n.outputs[0].shape;
-        kv = {{"num_layers", config.num_layers}, {"num_pages", s[0].value},
-              {"num_kv_heads", s[2].value},      {"page_size", s[3].value},
-              {"head_dim", s[4].value},          {"dtype", ir::to_string(n.outputs[0].dtype)}};
-      }
-  m["kv_cache"] = kv;
+      if (!cache && n.op == graph::OpKind::kKVCache) cache = &n;
+  if (!cache) throw Error("make_manifest: the model has no KV cache");
+  const auto& s = cache->outputs[0].shape;
+  m["kv_cache"] = {
+      {"num_layers", config.num_layers}, {"num_pages", s[0].value},
+      {"num_kv_heads", s[2].value},      {"page_size", s[3].value},
+      {"head_dim", s[4].value},          {"dtype", ir::to_string(cache->outputs[0].dtype)}};
 
   nlohmann::json params = nlohmann::json::array();
   for (const graph::ParamInfo& info : p.module.params)

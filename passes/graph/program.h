@@ -44,7 +44,7 @@ struct Program {
   Module module;
   Target target;
   kernels::Quantization quant;
-  int64_t context_window = 0, prefill_chunk_size = 0, page_size = 16;
+  int64_t context_window = 0, prefill_chunk_size = 0;
   // Filled by legalization: kernels by name, in the order they were first
   // needed.
   std::vector<ir::PrimFunc> kernels;
