@@ -11,6 +11,7 @@
 #include "runtime/error.h"
 #include "runtime/version.h"
 #include "targets/target.h"
+#include "tools/commands.h"
 #include "tools/compile_model.h"
 #include "tools/kernel_check.h"
 
@@ -132,8 +133,14 @@ int main(int argc, char** argv) {
   targets->add_option("target", target_spec, "e.g. cpu, \"cuda -arch=sm_90\"")
       ->capture_default_str();
 
+  std::vector<tools::Command> commands = {tools::add_convert_weight_command(app),
+                                          tools::add_tokenize_command(app),
+                                          tools::add_bench_command(app)};
+
   CLI11_PARSE(app, argc, argv);
   try {
+    for (const tools::Command& c : commands)
+      if (*c.app) return c.run();
     if (*compile) return run_compile(config_path, copts, output);
     if (*demo) return run_demo(seed, repeat);
     if (*targets) {
