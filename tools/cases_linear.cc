@@ -2,8 +2,8 @@
 // runs quickly, chosen to reach every tail: n not a multiple of the rows a GPU block
 // covers (8 for the GEMVs, 64 for the tiled product), k spanning several load batches of
 // the GEMVs, k too large to stage x in shared memory, k not a multiple of the 32-wide k
-// tile (q0), rows 1 (GEMV) and symbolic rows of 5, 7 and 70, with and without the
-// residual, and f32 logits from f16 activations.
+// tile (q0) or of the q4 group (a padded last group), rows 1 (GEMV) and symbolic rows of 5, 7 and
+// 70, with and without the residual, and f32 logits from f16 activations.
 #include "passes/legalize/llm_kernels.h"
 #include "tools/kernel_check.h"
 
@@ -35,6 +35,9 @@ std::vector<KernelCase> linear_cases() {
       {"q0f16", 1, 11, 300, true, true},
       {"q0f32", 1, 20, 1000, true, false},
       {"q0f32", 1, 9, 99, false, false},
+      // k not a multiple of 32: the last q4 group is padded (stories260K's FFN width 172).
+      {"q4f16_1", 1, 10, 172, true, false},
+      {"q4f32_1", 1, 9, 172, false, false},
       // Prefill (tiled product).
       {"q4f16_1", 7, 80, 160, false, false},
       {"q4f16_1", 5, 72, 96, true, false},
@@ -42,6 +45,8 @@ std::vector<KernelCase> linear_cases() {
       {"q4f16_1", 5, 40, 128, false, true},
       {"q4f32_1", 7, 80, 160, true, false},
       {"q4f32_1", 5, 33, 64, false, false},
+      {"q4f16_1", 5, 20, 172, true, false},
+      {"q4f32_1", 7, 9, 44, false, false},
       {"q0f16", 7, 80, 100, false, false},
       {"q0f16", 5, 70, 72, true, true},
       {"q0f32", 7, 66, 72, true, false},

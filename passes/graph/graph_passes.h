@@ -7,9 +7,10 @@
 namespace mlcc::graph {
 
 // quantize.cc: for q4 formats, every weight read by a Linear or an Embedding
-// becomes the parameters NAME.q_weight (u32[N, K/8]) and NAME.q_scale ([N,
-// K/32]) with MLC-LLM's names, and a Dequantize node in its place, which
-// fuse_ops folds into the consumer.
+// becomes the parameters NAME.q_weight (u32[N, ceil(K/32)*4]) and NAME.q_scale
+// ([N, ceil(K/32)]) with MLC-LLM's names (a K that is not a multiple of 32 pads
+// the last group), and a Dequantize node in its place, which fuse_ops folds into
+// the consumer.
 Program quantize(Program p);
 // fuse_ops.cc: Dequantize into Linear and Embedding; Add followed by RMSNorm
 // into AddRMSNorm; any other Add of a Linear's result into the Linear (residual

@@ -49,14 +49,15 @@ Program quantize(Program p) {
       continue;
     }
     const auto& shape = info.type.shape;
-    if (shape.size() != 2 || shape[1].is_symbolic() || shape[1].value % 32 != 0)
+    if (shape.size() != 2 || shape[0].is_symbolic() || shape[1].is_symbolic())
       throw Error("quantize: weight '" + info.name + "' has shape " + info.type.str() + "; " +
-                  p.quant.name + " needs [out, in] with `in` a multiple of 32");
-    const int64_t n = shape[0].value, k = shape[1].value;
+                  p.quant.name + " needs a constant [out, in]");
+    // A width that is not a multiple of 32 gets a last group padded with zeros.
+    const int64_t n = shape[0].value, groups = (shape[1].value + 31) / 32;
     params.push_back({q_name(info.name, "q_weight"),
-                      {ir::DataType::u32(), {Dim::constant(n), Dim::constant(k / 8)}}});
+                      {ir::DataType::u32(), {Dim::constant(n), Dim::constant(groups * 4)}}});
     params.push_back(
-        {q_name(info.name, "q_scale"), {scale_dtype, {Dim::constant(n), Dim::constant(k / 32)}}});
+        {q_name(info.name, "q_scale"), {scale_dtype, {Dim::constant(n), Dim::constant(groups)}}});
   }
 
   for (Function& f : p.module.functions) {

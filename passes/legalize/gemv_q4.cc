@@ -80,19 +80,24 @@ PrimFunc gemv_q4_gpu(const Q4GemvGpu& a, int64_t n, int64_t k, const Target& tar
   const bool f16 = a.act == DataType::f16();
   MLCC_CHECK(f16 || a.act == DataType::f32(), "q4 GEMV activations must be f16 or f32");
   const int rows_per_block = a.rows_per_block;
-  const int groups = static_cast<int>(k / 32);
-  const int words = static_cast<int>(k / 8);
+  const int groups = static_cast<int>(q4_groups(k));
+  const int words = static_cast<int>(q4_words(k));
+  const bool padded = k % 32 != 0;  // x past k reads as zeros
   const int threads = 32 * rows_per_block;
   const int iters = (groups + 31) / 32;  // groups each lane of a warp covers
   const int num_blocks = static_cast<int>((n + rows_per_block - 1) / rows_per_block);
   // Past the shared-memory limit x is read from global memory (L1) where it is used.
-  const bool staged = k * a.act.bytes() <= target.max_shared_memory;
+  const bool staged = words * 8 * a.act.bytes() <= target.max_shared_memory;
+  if (padded && !staged)
+    throw Error("q4 GEMV: k=" + std::to_string(k) +
+                " is not a multiple of 32 and too large to stage x in shared memory");
   auto x_vec = [&](Expr base, int lanes) {
     return X.ndim() == 2 ? X(Expr(0), ramp(base, 1, lanes)) : X(ramp(base, 1, lanes));
   };
+  auto x_at = [&](Expr i) { return X.ndim() == 2 ? X(Expr(0), i) : X(i); };
 
   Var bx("bx"), ty("ty"), tx("tx");
-  Buffer xs = Buffer::make("xs", a.act, {Expr(int(k))}, MemScope::kShared);
+  Buffer xs = Buffer::make("xs", a.act, {Expr(words * 8)}, MemScope::kShared);
   Buffer xl = Buffer::make("xl", a.act, {Expr(8)}, MemScope::kLocal);
   Buffer xp = Buffer::make("xp", a.act, {Expr(8)}, MemScope::kLocal);
   Buffer xw = Buffer::make("xw", a.act, {Expr(8)}, MemScope::kLocal);
@@ -109,8 +114,16 @@ PrimFunc gemv_q4_gpu(const Q4GemvGpu& a, int64_t n, int64_t k, const Target& tar
   auto swizzle = [](Expr g) { return (g >> 1) & 3; };
   auto word_at = [&](Expr g, Expr j) { return g * 32 + (j ^ swizzle(g)) * 8; };
   auto chunk_at = [](Expr g, Expr c) { return g * 32 + (c ^ (g & 7)) * 4; };
-  Var it("it"), p("p");
+  Var it("it"), p("p"), e("e");
   Var idx("idx");
+  // x's word idx into xl: one vector load, or element by element with zeros past k.
+  Stmt load_word =
+      padded ? for_loop(e, 0, 8,
+                        store(xl, {e},
+                              select(idx * 8 + e < int(k), x_at(min(idx * 8 + e, Expr(int(k - 1)))),
+                                     make_zero(a.act))),
+                        ForKind::kUnrolled)
+             : store(xl, {ramp(0, 1, 8)}, x_vec(idx * 8, 8));
   Expr linear_tid = ty * 32 + tx;
   Stmt permute =
       for_loop(p, 0, 4, store(xp, {ramp(p * 2, 1, 2)}, xl(ramp(p, 4, 2))), ForKind::kUnrolled);
@@ -118,13 +131,12 @@ PrimFunc gemv_q4_gpu(const Q4GemvGpu& a, int64_t n, int64_t k, const Target& tar
   if (f16) {
     stage_word = allocate(
         xl, allocate(
-                xp, seq({store(xl, {ramp(0, 1, 8)}, x_vec(idx * 8, 8)), permute,
+                xp, seq({load_word, permute,
                          store(xs, {ramp(word_at(idx >> 2, idx & 3), 1, 8)}, xp(ramp(0, 1, 8)))})));
   } else {
     Expr g = idx >> 2, c = (idx & 3) * 2;
     stage_word =
-        allocate(xl, seq({store(xl, {ramp(0, 1, 8)}, x_vec(idx * 8, 8)),
-                          store(xs, {ramp(chunk_at(g, c), 1, 4)}, xl(ramp(0, 1, 4))),
+        allocate(xl, seq({load_word, store(xs, {ramp(chunk_at(g, c), 1, 4)}, xl(ramp(0, 1, 4))),
                           store(xs, {ramp(chunk_at(g, c + 1), 1, 4)}, xl(ramp(4, 1, 4)))}));
   }
   Stmt stage =
@@ -143,7 +155,7 @@ PrimFunc gemv_q4_gpu(const Q4GemvGpu& a, int64_t n, int64_t k, const Target& tar
 
   // Phase 2: dequantize and multiply (f16: packed pairs; f32: one chain per e % 4), scale
   // per group in f32. The x values of word j come from shared memory in 16-byte reads.
-  Var j("j"), e("e"), bits("bits", DataType::u32());
+  Var j("j"), bits("bits", DataType::u32());
   Stmt one_word;
   Expr group_sum;
   if (f16) {

@@ -48,8 +48,8 @@ LinearBuffers linear_buffers(const LinearSpec& spec) {
   LinearBuffers b;
   b.x = Buffer::make("X", act, {spec.rows, k});
   if (spec.quant.quantized()) {
-    b.w = Buffer::make("QW", DataType::u32(), {n, Expr(static_cast<int>(spec.k / 8))});
-    b.s = Buffer::make("QS", act, {n, Expr(static_cast<int>(spec.k / 32))});
+    b.w = Buffer::make("QW", DataType::u32(), {n, Expr(static_cast<int>(q4_words(spec.k)))});
+    b.s = Buffer::make("QS", act, {n, Expr(static_cast<int>(q4_groups(spec.k)))});
   } else {
     b.w = Buffer::make("W", act, {n, k});
   }
@@ -81,7 +81,6 @@ void check_spec(const LinearSpec& s) {
   if (is_const_int(s.rows, &rows) && rows < 1) fail("rows must be at least 1");
   if (s.n <= 0 || s.k <= 0) fail("expected positive n and k");
   if (s.n * s.k >= (int64_t{1} << 31)) fail("expected n * k below 2^31 (i32 indexing)");
-  if (s.quant.quantized() && s.k % 32 != 0) fail("k must be a multiple of 32 (the q4 group size)");
   const DataType act = s.quant.act_dtype();
   if (s.out_dtype != act && s.out_dtype != DataType::f32())
     fail("out_dtype " + to_string(s.out_dtype) + " is neither the activation dtype " +
@@ -97,8 +96,8 @@ PrimFunc reference(const LinearSpec& s) {
   std::vector<Tensor> args = {X};
   Tensor W, QW, QS, R;
   if (s.quant.quantized()) {
-    QW = placeholder("QW", {n, Expr(static_cast<int>(s.k / 8))}, u32);
-    QS = placeholder("QS", {n, Expr(static_cast<int>(s.k / 32))}, act);
+    QW = placeholder("QW", {n, Expr(static_cast<int>(detail::q4_words(s.k)))}, u32);
+    QS = placeholder("QS", {n, Expr(static_cast<int>(detail::q4_groups(s.k)))}, act);
     args.insert(args.end(), {QW, QS});
   } else {
     W = placeholder("W", {n, k}, act);
@@ -202,30 +201,32 @@ PrimFunc cpu_tiled(const LinearSpec& s, const LinearBuffers& b, const Target& ta
   // (16 + 5 of AVX-512's 32; 8 + 3 of AVX2's 16).
   const int TJ = 4, TR = decode ? 1 : (target.vector_bits >= 512 ? 4 : 2);
   const int K = static_cast<int>(s.k), N = static_cast<int>(s.n);
-  const int KV = K / L;  // full vectors; q0 may leave a scalar tail
+  const int KV = K / L;  // full vectors; the rest is a scalar tail
+  // Row stride of the decoded scratch: whole q4 groups (a padded last group included).
+  const int KP = q4 ? static_cast<int>(detail::q4_groups(s.k) * 32) : K;
 
   Var jt("jt"), jj("jj"), g("g"), wi("wi"), e("e"), rt("rt"), r("r"), kv("kv"), l("l"), kk("kk");
   Var z("z"), w("w", DataType::u32()), sc("sc", f32);
   auto col = [&](Expr jj_) { return min(jt * TJ + jj_, Expr(N - 1)); };
   auto xrow = [&](Expr r_) { return min(rt * TR + r_, s.rows - 1); };
 
-  Buffer wd = Buffer::make("wd", f32, {Expr(TJ * K)}, MemScope::kLocal);
+  Buffer wd = Buffer::make("wd", f32, {Expr(TJ * KP)}, MemScope::kLocal);
   Buffer acc = Buffer::make("acc", f32, {Expr(TR * TJ * L)}, MemScope::kLocal);
   Buffer xl = Buffer::make("xl", f32, {Expr(TR * L)}, MemScope::kLocal);
   Buffer wl = Buffer::make("wl", f32, {Expr(L)}, MemScope::kLocal);
 
   // The weight at (jj, index) in f32: the decoded scratch (q4) or W itself (q0).
   auto weight = [&](Expr jj_, Expr index) {
-    return q4 ? wd(jj_ * K + index) : cast(f32, b.w(col(jj_), index));
+    return q4 ? wd(jj_ * KP + index) : cast(f32, b.w(col(jj_), index));
   };
   Stmt decode_w;
   if (q4) {
     Stmt word =
         let_stmt(w, b.w(col(jj), g * 4 + wi),
-                 for_loop(e, 0, 8, store(wd, {jj * K + g * 32 + wi * 8 + e}, nibble(w, e) * sc),
+                 for_loop(e, 0, 8, store(wd, {jj * KP + g * 32 + wi * 8 + e}, nibble(w, e) * sc),
                           ForKind::kVectorized));
     decode_w = for_loop(jj, 0, TJ,
-                        for_loop(g, 0, K / 32,
+                        for_loop(g, 0, KP / 32,
                                  let_stmt(sc, cast(f32, b.s(col(jj), g)),
                                           for_loop(wi, 0, 4, word, ForKind::kUnrolled))));
   }
@@ -284,7 +285,8 @@ PrimFunc linear(const LinearSpec& s, const Target* target) {
   LinearBuffers b = detail::linear_buffers(s);
   const bool decode = is_const_int(s.rows, 1);
   if (!target->is_gpu())
-    return decode && s.quant.quantized() ? cpu_gemv_q4(s, b) : cpu_tiled(s, b, *target);
+    return decode && s.quant.quantized() && s.k % 32 == 0 ? cpu_gemv_q4(s, b)
+                                                          : cpu_tiled(s, b, *target);
   if (!decode) return detail::linear_tiled_gpu(s, b, *target);
   if (!s.quant.quantized()) return detail::linear_gemv_q0_gpu(s, b, *target);
   detail::Q4GemvGpu g;

@@ -11,8 +11,14 @@
 
 namespace mlcc::kernels::detail {
 
-// The parameters of linear() (llm_kernels.h): X[rows, k]; W[n, k] (q0) or QW u32[n, k/8]
-// and QS[n, k/32] (q4, `s` set); R[rows, n] when residual (`r` set); Y[rows, n].
+// q4 groups and u32 words per row of W for k in-features: a k that is not a multiple of 32
+// has a last group padded with zeros (models/q4_quantize.h).
+inline int64_t q4_groups(int64_t k) { return (k + 31) / 32; }
+inline int64_t q4_words(int64_t k) { return q4_groups(k) * 4; }
+
+// The parameters of linear() (llm_kernels.h): X[rows, k]; W[n, k] (q0) or
+// QW u32[n, q4_words(k)] and QS[n, q4_groups(k)] (q4, `s` set); R[rows, n] when residual
+// (`r` set); Y[rows, n].
 struct LinearBuffers {
   ir::Buffer x, w, s, r, y;
   std::vector<ir::Buffer> params() const;
@@ -26,6 +32,7 @@ ir::Expr linear_output(const LinearBuffers& b, ir::DataType out, ir::Expr acc,
 
 // The q4 GEMV of gemv_q4.cc over any of its buffer layouts: x is X[k] or X[1, k], y is
 // Y[n] or Y[1, n]; r optional; act is f16 (q4f16_1: packed f16x2 math) or f32 (q4f32_1).
+// A k that is not a multiple of 32 needs x staged in shared memory (small k only).
 struct Q4GemvGpu {
   std::string name;
   ir::Buffer x, w, s, r, y;

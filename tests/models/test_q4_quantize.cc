@@ -1,6 +1,7 @@
 // q4 quantizer tests: hand-worked groups (exact words and scales), rounding of halves away
 // from zero, f16 intermediate rounding as MLC computes it, and the round-trip error bound.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -106,10 +107,32 @@ TEST_CASE("q4: round trip error is within half a step", "[models][q4]") {
   }
 }
 
+TEST_CASE("q4: a width that is not a multiple of 32 pads the last group", "[models][q4]") {
+  // Row 0: 40 values; the second group holds 8 of them and 24 zeros (q = 7).
+  std::vector<float> w(2 * 40);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = float(int(i % 13) - 6) * 0.25f;
+  Q4Weight q = quantize_q4(w, 2, 40, DataType::f32());
+  CHECK(q.qweight.size() == 2 * 8);  // two groups of four words per row
+  CHECK(q.scales.size() == 2 * 2);
+  for (int64_t r = 0; r < 2; ++r) {
+    // The padded group's scale comes from its 8 real values only.
+    float max_abs = 0;
+    for (int64_t c = 32; c < 40; ++c) max_abs = std::max(max_abs, std::fabs(w[size_t(r * 40 + c)]));
+    CHECK(q.scales[size_t(r * 2 + 1)] == max_abs / 7.0f);
+    for (int64_t c = 40; c < 64; ++c) {
+      uint32_t word = q.qweight[size_t(r * 8 + c / 8)];
+      CHECK(((word >> (4 * (c % 8))) & 15u) == 7u);
+    }
+  }
+  std::vector<float> back = dequantize_q4(q);
+  REQUIRE(back.size() == w.size());
+  for (size_t i = 0; i < w.size(); ++i) CHECK(std::fabs(back[i] - w[i]) <= 0.11f);
+}
+
 TEST_CASE("q4: shapes and dtypes are checked", "[models][q4]") {
   std::vector<float> w(48, 1.0f);
-  CHECK_THROWS_WITH(quantize_q4(w, 1, 48, DataType::f16()),
-                    Catch::Contains("[1, 48]") && Catch::Contains("multiple of 32"));
+  CHECK_THROWS_WITH(quantize_q4(w, 0, 48, DataType::f16()),
+                    Catch::Contains("[0, 48]") && Catch::Contains("positive"));
   CHECK_THROWS_WITH(quantize_q4(w.data(), 1, 32, DataType::bf16()),
                     Catch::Contains("scale dtype bf16"));
   CHECK_THROWS_WITH(quantize_q4(w, 1, 32, DataType::f16()), Catch::Contains("48 values"));
