@@ -82,28 +82,33 @@ std::string architecture_of(const json& j, const std::string& source) {
                   "MistralForCausalLM, or model_type \"llama\" or \"mistral\")");
 }
 
-void parse_rope_scaling(const json& j, const std::string& source, kernels::RopeSpec& rope) {
-  if (!has(j, "rope_scaling")) return;
-  const json& s = j["rope_scaling"];
+// The rope scaling object: "rope_scaling" (transformers 4) or "rope_parameters"
+// (transformers 5, which moves rope_theta into it as well).
+void parse_rope_scaling(const json& j, const std::string& field, const std::string& source,
+                        kernels::RopeSpec& rope) {
+  if (!has(j, field)) return;
+  const json& s = j[field];
+  const std::string prefix = field + ".";
   if (!s.is_object())
-    field_error(source, "rope_scaling", "is a " + json_type(s) + " (expected null or an object)");
+    field_error(source, field, "is a " + json_type(s) + " (expected null or an object)");
+  if (has(s, "rope_theta")) rope.theta = get_number(s, "rope_theta", source, prefix);
+  if (!has(s, "rope_type") && !has(s, "type")) return;
   std::string key = s.contains("rope_type") ? "rope_type" : "type";
-  std::string type = get_string(s, key, source, "rope_scaling.");
+  std::string type = get_string(s, key, source, prefix);
   if (type == "default") return;
   if (type != "llama3")
-    field_error(source, "rope_scaling.rope_type",
+    field_error(source, prefix + "rope_type",
                 "is \"" + type +
-                    "\" (expected \"llama3\" or rope_scaling null; other scalings "
+                    "\" (expected \"default\" or \"llama3\"; other scalings "
                     "are not supported)");
   rope.scaling = "llama3";
-  rope.factor = get_number(s, "factor", source, "rope_scaling.");
-  rope.low_freq_factor = get_number(s, "low_freq_factor", source, "rope_scaling.");
-  rope.high_freq_factor = get_number(s, "high_freq_factor", source, "rope_scaling.");
-  rope.original_max_position =
-      get_int(s, "original_max_position_embeddings", source, "rope_scaling.");
+  rope.factor = get_number(s, "factor", source, prefix);
+  rope.low_freq_factor = get_number(s, "low_freq_factor", source, prefix);
+  rope.high_freq_factor = get_number(s, "high_freq_factor", source, prefix);
+  rope.original_max_position = get_int(s, "original_max_position_embeddings", source, prefix);
   if (!(rope.high_freq_factor > rope.low_freq_factor))
-    field_error(source, "rope_scaling.high_freq_factor",
-                "must be larger than rope_scaling.low_freq_factor");
+    field_error(source, prefix + "high_freq_factor",
+                "must be larger than " + prefix + "low_freq_factor");
 }
 
 std::vector<char> read_file(const std::string& path, const char* what) {
@@ -181,7 +186,8 @@ LlamaConfig parse_hf_config(const json& j, const std::string& source) {
                                   : (c.architecture == "mistral" ? 4096 * 32 : 2048);
   c.rope.head_dim = c.head_dim;
   c.rope.theta = has(j, "rope_theta") ? get_number(j, "rope_theta", source) : 10000.0;
-  parse_rope_scaling(j, source, c.rope);
+  parse_rope_scaling(j, "rope_scaling", source, c.rope);
+  parse_rope_scaling(j, "rope_parameters", source, c.rope);
   if (has(j, "hidden_act")) {
     std::string act = get_string(j, "hidden_act", source);
     if (act != "silu") field_error(source, "hidden_act", "is \"" + act + "\" (expected \"silu\")");

@@ -116,14 +116,15 @@ PrimFunc gemv_q4_gpu(const Q4GemvGpu& a, int64_t n, int64_t k, const Target& tar
   auto chunk_at = [](Expr g, Expr c) { return g * 32 + (c ^ (g & 7)) * 4; };
   Var it("it"), p("p"), e("e");
   Var idx("idx");
-  // x's word idx into xl: one vector load, or element by element with zeros past k.
+  // x's word idx into xl: one vector load, or element by element with zeros past k (a
+  // statement-level guard: the operands of a select are both evaluated).
   Stmt load_word =
-      padded ? for_loop(e, 0, 8,
-                        store(xl, {e},
-                              select(idx * 8 + e < int(k), x_at(min(idx * 8 + e, Expr(int(k - 1)))),
-                                     make_zero(a.act))),
-                        ForKind::kUnrolled)
-             : store(xl, {ramp(0, 1, 8)}, x_vec(idx * 8, 8));
+      padded
+          ? for_loop(e, 0, 8,
+                     seq({store(xl, {e}, make_zero(a.act)),
+                          if_then_else(idx * 8 + e < int(k), store(xl, {e}, x_at(idx * 8 + e)))}),
+                     ForKind::kUnrolled)
+          : store(xl, {ramp(0, 1, 8)}, x_vec(idx * 8, 8));
   Expr linear_tid = ty * 32 + tx;
   Stmt permute =
       for_loop(p, 0, 4, store(xp, {ramp(p * 2, 1, 2)}, xl(ramp(p, 4, 2))), ForKind::kUnrolled);

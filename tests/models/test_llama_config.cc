@@ -112,6 +112,23 @@ TEST_CASE("llama config: Hugging Face defaults", "[models][config]") {
   CHECK(c.rope.scaling.empty());
 }
 
+TEST_CASE("llama config: transformers 5's rope_parameters", "[models][config]") {
+  json j = minimal();
+  j["rope_parameters"] = {{"rope_theta", 500000.0}, {"rope_type", "default"}};
+  LlamaConfig c = parse_hf_config(j, "config.json");
+  CHECK(c.rope.theta == 500000.0);
+  CHECK(c.rope.scaling.empty());
+  j["rope_parameters"] = {{"rope_theta", 500000.0},  {"rope_type", "llama3"},
+                          {"factor", 8.0},           {"low_freq_factor", 1.0},
+                          {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  c = parse_hf_config(j, "config.json");
+  CHECK(c.rope.scaling == "llama3");
+  CHECK(c.rope.factor == 8.0);
+  j["rope_parameters"]["rope_type"] = "yarn";
+  CHECK_THROWS_WITH(parse_hf_config(j, "config.json"),
+                    Catch::Contains("field 'rope_parameters.rope_type' is \"yarn\""));
+}
+
 TEST_CASE("llama config: refusals name the file and the field", "[models][config]") {
   json j = minimal();
   auto fails = [&](const std::string& text) {

@@ -131,7 +131,7 @@ TEST_CASE("q4: a width that is not a multiple of 32 pads the last group", "[mode
 
 TEST_CASE("q4: shapes and dtypes are checked", "[models][q4]") {
   std::vector<float> w(48, 1.0f);
-  CHECK_THROWS_WITH(quantize_q4(w, 0, 48, DataType::f16()),
+  CHECK_THROWS_WITH(quantize_q4(w.data(), 0, 48, DataType::f16()),
                     Catch::Contains("[0, 48]") && Catch::Contains("positive"));
   CHECK_THROWS_WITH(quantize_q4(w.data(), 1, 32, DataType::bf16()),
                     Catch::Contains("scale dtype bf16"));
