@@ -57,9 +57,9 @@ bool check(const std::string& lib, const std::string& device) {
       static_cast<int32_t>(std::max_element(whole.begin(), whole.end()) - whole.begin());
   bool argmax_ok = model->argmax() == host_best;
   bool ok = worst < tol && consistency < tol && argmax_ok;
-  std::printf("| %s | %s | %lld layers, %lld/%lld heads%s | %.2e | %.2e | %s | %s |\n",
+  std::printf("| %s | %s | %lld layers, %lld/%lld heads, FFN %lld%s | %.2e | %.2e | %s | %s |\n",
               m.quantization.c_str(), model->device().name().c_str(), (long long)c.num_layers,
-              (long long)c.num_heads, (long long)c.num_kv_heads,
+              (long long)c.num_heads, (long long)c.num_kv_heads, (long long)c.intermediate_size,
               c.tie_word_embeddings ? ", tied" : "", worst, consistency, argmax_ok ? "yes" : "no",
               ok ? "PASS" : "FAIL");
   return ok;
