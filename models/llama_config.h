@@ -49,7 +49,7 @@ LlamaConfig read_hf_config(const std::string& path);
 // the 7 ints, a shared-classifier byte, padded to 256 bytes). llama2.c rotates interleaved
 // pairs (2j, 2j+1); the config is in Hugging Face's rotate_half convention, so converting
 // its weights permutes each head's wq/wk rows (2j + t -> t * head_dim/2 + j), as
-// read_llama2c_weights in tests/models/reference_llama.cc does.
+// tools/convert_weight/llama2c_source.cc does.
 struct Llama2cHeader {
   LlamaConfig config;
   int version = 0;           // 0 legacy, 1 fp32, 2 int8 (Q8_0)

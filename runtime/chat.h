@@ -13,6 +13,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "runtime/chat_config.h"
 #include "runtime/engine.h"
@@ -26,20 +27,22 @@ struct ChatOptions {
   // A model directory, or a name looked up as MLC-LLM does: NAME, dist/NAME,
   // dist/prebuilt/NAME (relative to the working directory).
   std::string model;
-  // The compiled library. Empty: looked up as MLC-LLM does, dist/libs/NAME-DEVICEKIND.so
-  // and dist/prebuilt/lib/NAME-DEVICEKIND.so, NAME being the model directory's name.
+  // The compiled library. Empty: looked up as MLC-LLM does, NAME-KIND.so in dist/libs,
+  // dist/prebuilt/lib, the model directory and its sibling libs/, NAME being the model
+  // directory's name and KIND the device's (for "auto" cuda, then cpu).
   std::string model_lib;
-  // "auto" (cuda:0 when the library is a cuda library and a CUDA driver is present, else
-  // the library's target kind), "cpu", "cuda", "cuda:N".
+  // "auto" (the library's target kind: a cuda library runs on cuda:0), "cpu", "cuda",
+  // "cuda:N".
   std::string device = "auto";
   // Fields of mlcc-chat-config.json to override (e.g. {"temperature": 0,
   // "conv_template": "raw"}); same names and types as the file.
   nlohmann::json overrides = nlohmann::json::object();
   // Called while weights load: (bytes done, bytes total).
   std::function<void(size_t, size_t)> load_progress;
-  // Parameters filled with random values on the device instead of read from a model
-  // directory (`mlcc bench --random-weights`); `model` may then be empty, and the
-  // tokenizer is absent (generate() with text throws; benchmark_generate works on ids).
+  // Parameters filled with random values instead of read from the model directory (`mlcc
+  // bench --random-weights`): u32 words uniformly random, norm weights 1, other floats
+  // about normal with a spread of 0.02. `model` may then be empty; without it there is no
+  // tokenizer (text prompts throw; benchmark_generate_ids works).
   bool random_weights = false;
 };
 
@@ -60,10 +63,16 @@ class Chat {
   // tokens it has and needs.
   std::string generate(const std::string& prompt,
                        const std::function<void(const std::string&)>& on_text = {});
-  // As MLC's benchmark_generate: prefill the prompt, then decode exactly generate_length
-  // tokens ignoring stop tokens and strings. Returns the text. Resets the conversation
-  // first.
+  // As MLC's benchmark_generate: resets the conversation, prefills the prompt (one turn
+  // of the template), and generates exactly generate_length tokens ignoring stop tokens
+  // and strings: the first from the prefill, the others by generate_length - 1 decode
+  // steps. Returns their text.
   std::string benchmark_generate(const std::string& prompt, int64_t generate_length);
+  // The same on token ids, without the conversation template: what `mlcc bench
+  // --random-weights` runs, having no tokenizer. Returns the generated ids. Throws before
+  // running when prompt and generated tokens do not fit in the context window.
+  std::vector<int32_t> benchmark_generate_ids(const std::vector<int32_t>& prompt,
+                                              int64_t generate_length);
   // Forgets the conversation (and empties the KV cache). Statistics are kept.
   void reset();
 
@@ -75,7 +84,7 @@ class Chat {
   GenerationConfig& generation_config();  // sampling, max_new_tokens, stops; editable
   const ChatConfig& chat_config() const;
   Model& model();
-  const Tokenizer* tokenizer() const;  // nullptr with random weights
+  const Tokenizer* tokenizer() const;  // nullptr with random weights and no model directory
   const std::string& model_dir() const;
   const std::string& model_lib() const;
 

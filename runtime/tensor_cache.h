@@ -34,16 +34,16 @@ std::string manifest_dtype_to_cache(const std::string& manifest_dtype);
 struct TensorRecord {
   std::string name;
   std::vector<int64_t> shape;
-  std::string dtype;            // as in the file ("float16")
-  std::string format = "raw";   // "raw", or "f32-to-bf16" (f32 stored as bf16 bits)
+  std::string dtype;           // as in the file ("float16")
+  std::string format = "raw";  // "raw", or "f32-to-bf16" (f32 stored as bf16 bits)
   size_t nbytes = 0;
-  size_t byte_offset = 0;       // within the shard
+  size_t byte_offset = 0;  // within the shard
 };
 
 struct TensorShard {
   std::string data_path;  // relative to the directory
   size_t nbytes = 0;
-  std::string md5sum;     // may be empty
+  std::string md5sum;  // may be empty
   std::vector<TensorRecord> records;
 };
 
@@ -53,9 +53,12 @@ struct TensorCache {
   std::vector<TensorShard> shards;
 
   // Parses DIR/tensor-cache.json (or ndarray-cache.json). Throws mlcc::Error naming the
-  // file and field when it is missing or malformed, when a record lies outside its shard,
-  // or when a shard file is missing or shorter than its nbytes.
+  // file and field when it is missing or malformed, when a record lies outside its shard or
+  // its nbytes disagree with its shape and dtype, when a tensor name repeats, or when a
+  // shard file is missing or shorter than its nbytes.
   static TensorCache read(const std::string& dir);
+  // The index as JSON, in the layout read() parses (what convert-weight writes).
+  nlohmann::json to_json() const;
   // The record of `name` and its shard, or nullptr.
   const TensorRecord* find(const std::string& name, const TensorShard** shard = nullptr) const;
 };

@@ -18,7 +18,7 @@ class Tokenizer {
 
   // Opens a tokenizer file, choosing the kind by name and content: *.model (SentencePiece),
   // *.json (Hugging Face), *.gguf, or a llama2.c tokenizer.bin. A directory means the
-  // first of tokenizer.json, tokenizer.model, tokenizer.bin found in it. Throws
+  // first of tokenizer.json, tokenizer.model, tokenizer.gguf, tokenizer.bin in it. Throws
   // mlcc::Error naming the file when it is missing, of no known kind, or malformed.
   static std::unique_ptr<Tokenizer> open(const std::string& path);
 
@@ -47,6 +47,10 @@ class Tokenizer {
   // Whether decoded text drops the space that SentencePiece-style vocabularies put before
   // the first word ("▁Once" after BOS prints as "Once"), as llama2.c and SentencePiece do.
   bool strips_leading_space() const { return strips_leading_space_; }
+  // Whether the model's prompts start with BOS (GGUF's tokenizer.ggml.add_bos_token,
+  // tokenizer_config.json's add_bos_token; SentencePiece and llama2.c vocabularies: yes).
+  // encode() adds it only when asked; this says what to ask for.
+  bool adds_bos() const { return adds_bos_; }
 
   // The text of `ids` (leading-space rule applied when ids[0] follows BOS or starts the
   // text), invalid UTF-8 kept as bytes.
@@ -56,10 +60,13 @@ class Tokenizer {
   int32_t bos_id_ = -1, eos_id_ = -1;
   std::vector<int32_t> stop_ids_;
   bool strips_leading_space_ = false;
+  bool adds_bos_ = false;
 };
 
 // Turns a stream of token ids into text pieces that never split a UTF-8 character: bytes
 // of an incomplete character are held back until the character completes (or flush()).
+// As in decode(), the first token, and the first after BOS, loses its leading space where
+// the tokenizer strips_leading_space().
 class StreamingDecoder {
  public:
   explicit StreamingDecoder(const Tokenizer& tok) : tok_(tok) {}

@@ -7,10 +7,16 @@
 //   mlcc-model-check bench LIB [--device D] [--generate N] [--prefill N]
 //                                                random weights, prefill and
 //                                                decode tok/s
+//   mlcc-model-check logits LIB --model DIR --tokens FILE --expect FILE [--device D]
+//                                                a converted model's logits at
+//                                                every position against an
+//                                                oracle's (f32 [T, vocab])
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -18,6 +24,7 @@
 #include "models/llama_config.h"
 #include "runtime/error.h"
 #include "runtime/model.h"
+#include "runtime/tensor_cache.h"
 #include "tests/models/model_weights.h"
 
 using namespace mlcc;
@@ -130,6 +137,40 @@ int bench(const std::string& lib, const std::string& device, int generate, int p
   return 0;
 }
 
+// Feeds `tokens` one at a time (prefill of the first, then decodes) and compares each
+// position's logits with row t of the oracle's.
+int logits(const std::string& lib, const std::string& device, const std::string& dir,
+           const std::string& tokens_path, const std::string& expect_path, double tol) {
+  auto model = Model::load(lib, device);
+  load_params(*model, dir);
+  std::ifstream tin(tokens_path);
+  std::vector<int32_t> tokens{std::istream_iterator<int32_t>(tin), {}};
+  std::ifstream ein(expect_path, std::ios::binary);
+  std::vector<char> raw{std::istreambuf_iterator<char>(ein), {}};
+  if (tokens.empty() || raw.size() % (tokens.size() * 4) != 0)
+    throw Error(expect_path + ": expected f32 logits for " + std::to_string(tokens.size()) +
+                " tokens");
+  const size_t vocab = raw.size() / 4 / tokens.size();
+  std::vector<float> expect(raw.size() / 4);
+  std::memcpy(expect.data(), raw.data(), raw.size());
+  double worst = 0;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    std::vector<float> got = t == 0 ? model->prefill({tokens[0]}) : model->decode(tokens[t]);
+    std::vector<float> ref(expect.begin() + long(t * vocab),
+                           expect.begin() + long((t + 1) * vocab));
+    worst = std::max(worst, testing::relative_error(got, ref));
+  }
+  model->reset();
+  std::vector<float> whole = model->prefill(tokens);
+  std::vector<float> last(expect.end() - long(vocab), expect.end());
+  const double prefill_err = testing::relative_error(whole, last);
+  const bool ok = worst < tol && prefill_err < tol;
+  std::printf("| %s | %s | %zu tokens | %.2e | %.2e | %.0e | %s |\n", dir.c_str(),
+              model->manifest().quantization.c_str(), tokens.size(), worst, prefill_err, tol,
+              ok ? "PASS" : "FAIL");
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,7 +181,8 @@ int main(int argc, char** argv) {
         "[--prefill N]\n");
     return 2;
   }
-  std::string mode = argv[1], device;
+  std::string mode = argv[1], device, model_dir, tokens, expect;
+  double tol = 1e-3;
   std::vector<std::string> libs;
   int generate = 512, prefill = 512;
   for (int i = 2; i < argc; ++i) {
@@ -151,11 +193,20 @@ int main(int argc, char** argv) {
       generate = std::stoi(argv[++i]);
     else if (a == "--prefill" && i + 1 < argc)
       prefill = std::stoi(argv[++i]);
+    else if (a == "--model" && i + 1 < argc)
+      model_dir = argv[++i];
+    else if (a == "--tokens" && i + 1 < argc)
+      tokens = argv[++i];
+    else if (a == "--expect" && i + 1 < argc)
+      expect = argv[++i];
+    else if (a == "--tolerance" && i + 1 < argc)
+      tol = std::stod(argv[++i]);
     else
       libs.push_back(a);
   }
   try {
     if (mode == "bench") return bench(libs.at(0), device, generate, prefill);
+    if (mode == "logits") return logits(libs.at(0), device, model_dir, tokens, expect, tol);
     std::printf(
         "| quantization | device | model | max rel. error vs reference | "
         "prefill+decode vs prefill | argmax | result |\n"

@@ -5,12 +5,12 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <random>
 
 #include "models/llama.h"
 #include "runtime/error.h"
+#include "tools/convert_weight/weight_source.h"
 
 namespace mlcc::testing {
 
@@ -211,79 +211,16 @@ Weights random_llama_weights(const LlamaConfig& c, uint64_t seed) {
 
 // ---- llama2.c ------------------------------------------------------------------------
 
-namespace {
-
-// Reorders the rows of each head of a [heads * d, in] projection from interleaved pairs
-// (2j, 2j+1) to halves (j, j + d/2).
-std::vector<float> permute_rope_rows(const float* src, int64_t heads, int64_t d, int64_t in) {
-  std::vector<float> out(static_cast<size_t>(heads * d * in));
-  for (int64_t h = 0; h < heads; ++h)
-    for (int64_t j = 0; j < d / 2; ++j)
-      for (int64_t t = 0; t < 2; ++t)
-        std::memcpy(&out[static_cast<size_t>((h * d + t * d / 2 + j) * in)],
-                    src + (h * d + 2 * j + t) * in, static_cast<size_t>(in) * sizeof(float));
-  return out;
-}
-
-}  // namespace
-
 Weights read_llama2c_weights(const std::string& path, LlamaConfig* config) {
-  models::Llama2cHeader hdr = models::read_llama2c_header(path);
-  if (hdr.version == 2) throw Error(path + ": int8 llama2.c checkpoints are not supported here");
-  const LlamaConfig& c = hdr.config;
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(hdr.header_bytes);
-  auto take = [&](int64_t n) {
-    std::vector<float> v(static_cast<size_t>(n));
-    in.read(reinterpret_cast<char*>(v.data()), n * 4);
-    if (!in) throw Error(path + ": truncated llama2.c checkpoint");
-    return v;
-  };
-  const int64_t d = c.hidden_size, f = c.intermediate_size, L = c.num_layers, hd = c.head_dim;
-  const int64_t q = c.num_heads * hd, kv = c.num_kv_heads * hd;
-  std::vector<float> embed, att_norm, ffn_norm, final_norm, wq, wk, wv, wo, w1, w2, w3;
-  if (hdr.version == 0) {
-    embed = take(c.vocab_size * d);
-    att_norm = take(L * d);
-    wq = take(L * q * d), wk = take(L * kv * d), wv = take(L * kv * d), wo = take(L * d * q);
-    ffn_norm = take(L * d);
-    w1 = take(L * f * d), w2 = take(L * d * f), w3 = take(L * f * d);
-    final_norm = take(d);
-    take(c.max_position_embeddings * hd);  // freq_cis_real and _imag: recomputed instead
-  } else {
-    att_norm = take(L * d), ffn_norm = take(L * d), final_norm = take(d);
-    embed = take(c.vocab_size * d);
-    for (int64_t l = 0; l < L; ++l) {
-      auto append = [&](std::vector<float>& dst, int64_t n) {
-        std::vector<float> t = take(n);
-        dst.insert(dst.end(), t.begin(), t.end());
-      };
-      append(wq, q * d), append(wk, kv * d), append(wv, kv * d), append(wo, d * q);
-      append(w1, f * d), append(w2, d * f), append(w3, f * d);
-    }
-  }
+  // The converter's reader, so that the layout and the q/k row permutation live once.
+  std::unique_ptr<convert::WeightSource> src = convert::open_llama2c(path);
   Weights w;
-  w["model.embed_tokens.weight"] = embed;
-  if (!c.tie_word_embeddings) w["lm_head.weight"] = take(c.vocab_size * d);
-  w["model.norm.weight"] = final_norm;
-  for (int64_t l = 0; l < L; ++l) {
-    auto slice = [&](const std::vector<float>& v, int64_t n) {
-      return std::vector<float>(v.begin() + l * n, v.begin() + (l + 1) * n);
-    };
-    w[models::layer_param_name(l, "input_layernorm.weight")] = slice(att_norm, d);
-    w[models::layer_param_name(l, "post_attention_layernorm.weight")] = slice(ffn_norm, d);
-    std::vector<float> qkv = permute_rope_rows(wq.data() + l * q * d, c.num_heads, hd, d);
-    std::vector<float> k = permute_rope_rows(wk.data() + l * kv * d, c.num_kv_heads, hd, d);
-    qkv.insert(qkv.end(), k.begin(), k.end());
-    qkv.insert(qkv.end(), wv.begin() + l * kv * d, wv.begin() + (l + 1) * kv * d);
-    w[models::layer_param_name(l, "self_attn.qkv_proj.weight")] = std::move(qkv);
-    w[models::layer_param_name(l, "self_attn.o_proj.weight")] = slice(wo, d * q);
-    std::vector<float> gu = slice(w1, f * d), up = slice(w3, f * d);
-    gu.insert(gu.end(), up.begin(), up.end());
-    w[models::layer_param_name(l, "mlp.gate_up_proj.weight")] = std::move(gu);
-    w[models::layer_param_name(l, "mlp.down_proj.weight")] = slice(w2, d * f);
+  for (const convert::ParamPlan& p : convert::plan_params(src->config(), "q0f32")) {
+    std::vector<float>& v = w[p.name];
+    v.resize(static_cast<size_t>(p.rows() * p.cols()));
+    convert::read_param_rows(*src, p, 0, p.rows(), v.data());
   }
-  if (config) *config = c;
+  if (config) *config = src->config();
   return w;
 }
 

@@ -51,7 +51,8 @@ Weights random_llama_weights(const models::LlamaConfig& c, uint64_t seed);
 
 // The fp32 weights of a llama2.c checkpoint (legacy or version 1) under MLC-LLM's names,
 // with q and k projections permuted from llama2.c's interleaved RoPE pairs to Hugging
-// Face's rotate_half order (as transformers' conversion script does).
+// Face's rotate_half order: read by the weight converter's llama2.c reader
+// (tools/convert_weight/weight_source.h), so test code needs mlcc_convert.
 Weights read_llama2c_weights(const std::string& path, models::LlamaConfig* config);
 
 // llama2.c's tokenizer.bin vocabulary and its decode() + safe_printf() of one token.

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Issue 4's checks on the GPU machine, in two halves because it has no LLVM:
+#   tests/gpu/chat.sh prepare HF_DIR  # here: a runtime-only build (mlcc, mlcc-chat), the
+#                                     # model-check tool, converted models and CUDA
+#                                     # libraries into gpu-bundle/chat/. HF_DIR is the
+#                                     # checkpoint tests/gpu/make_hf_checkpoint.py made
+#                                     # with transformers on the GPU machine.
+#   tests/gpu/chat.sh run             # there: stories260K through mlcc-chat on CUDA
+#                                     # (q0f32 must print llama2.c's greedy text), the
+#                                     # transformers checkpoint's logits, and
+#                                     # `mlcc bench --random-weights` on Llama-2-7B's shape.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=gpu-bundle/chat
+TARGET="cuda -arch=sm_90"
+STORIES=../shared/models/stories260K
+case "${1:-}" in
+  prepare)
+    HF=${2:?usage: chat.sh prepare HF_DIR}
+    BUILD=${MLCC_BUILD_DIR:-build}
+    RT=${MLCC_RUNTIME_BUILD_DIR:-build-runtime}
+    cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
+    ninja -C "$BUILD" mlcc mlcc-model-check
+    cmake -S . -B "$RT" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMLCC_WITH_LLVM=OFF \
+      -DMLCC_BUILD_TESTS=OFF -DMLCC_BUILD_PYTHON=OFF > /dev/null
+    ninja -C "$RT" mlcc mlcc-chat
+    rm -rf "$OUT" && mkdir -p "$OUT"
+    MLCC="$BUILD/tools/mlcc"
+    for q in q0f32 q4f16_1; do
+      "$MLCC" convert-weight "$STORIES/stories260K.bin" --tokenizer "$STORIES/tok512.bin" \
+        --quantization $q -o "$OUT/stories-$q" > /dev/null
+      "$MLCC" compile "$STORIES/stories260K.bin" --target "$TARGET" --quantization $q \
+        -o "$OUT/stories-$q-cuda.so" > /dev/null
+    done
+    cp "$STORIES/greedy_reference.txt" "$OUT/"
+    for q in q0f32 q0f16; do
+      "$MLCC" convert-weight "$HF" --no-tokenizer --quantization $q -o "$OUT/hf-$q" > /dev/null
+      "$MLCC" compile "$HF" --target "$TARGET" --quantization $q -o "$OUT/hf-$q-cuda.so" \
+        > /dev/null
+    done
+    cp "$HF/tokens.txt" "$HF/logits.bin" "$OUT/"
+    "$MLCC" compile examples/llama2.json --target "$TARGET" -o "$OUT/llama2-q4f16_1-cuda.so" \
+      > /dev/null
+    cp "$RT/tools/mlcc" "$RT/tools/mlcc-chat" "$BUILD/bin/mlcc-model-check" "$OUT/"
+    # libsentencepiece is not on the GPU machine: it travels beside the binaries.
+    cp -L "$(ldconfig -p | awk '/libsentencepiece.so.0 /{print $NF; exit}')" "$OUT/"
+    du -sh "$OUT"
+    ;;
+  run)
+    export LD_LIBRARY_PATH="$PWD/$OUT${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+    echo "## stories260K through mlcc-chat on cuda (greedy from BOS, 256 tokens)"
+    for q in q0f32 q4f16_1; do
+      "$OUT/mlcc-chat" --model "$OUT/stories-$q" --model-lib "$OUT/stories-$q-cuda.so" \
+        --device cuda --template raw --prompt "" --temperature 0 --max-new-tokens 256 \
+        > "$OUT/stories-$q.txt" 2> "$OUT/stories-$q.err" || cat "$OUT/stories-$q.err"
+      if cmp -s "$OUT/stories-$q.txt" "$OUT/greedy_reference.txt"; then
+        verdict="identical to llama2.c's greedy_reference.txt"
+      else
+        verdict="differs from greedy_reference.txt"
+      fi
+      echo "### $q: $verdict"
+      cat "$OUT/stories-$q.txt"
+    done
+    echo
+    echo "## transformers' LlamaForCausalLM (GQA, random, save_pretrained) against mlcc on cuda"
+    echo "| model dir | quantization | sequence | max rel. error (decode, each position) | prefill (last) | limit | result |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    "$OUT/mlcc-model-check" logits "$OUT/hf-q0f32-cuda.so" --model "$OUT/hf-q0f32" \
+      --tokens "$OUT/tokens.txt" --expect "$OUT/logits.bin" --device cuda --tolerance 1e-3 || true
+    "$OUT/mlcc-model-check" logits "$OUT/hf-q0f16-cuda.so" --model "$OUT/hf-q0f16" \
+      --tokens "$OUT/tokens.txt" --expect "$OUT/logits.bin" --device cuda --tolerance 1e-2 || true
+    echo
+    echo "## mlcc bench --random-weights, examples/llama2.json q4f16_1"
+    "$OUT/mlcc" bench --model-lib "$OUT/llama2-q4f16_1-cuda.so" --random-weights --device cuda \
+      --generate-length 512 --prefill-length 512
+    ;;
+  *) echo "usage: $0 prepare HF_DIR | run" >&2; exit 2 ;;
+esac
