@@ -133,7 +133,10 @@ std::vector<int32_t> Engine::generate(const std::vector<int32_t>& prompt,
   StopStringFilter filter(config.ignore_stops ? std::vector<std::string>{} : config.stop_strings,
                           on_text);
   std::optional<StreamingDecoder> decoder;
-  if (want_text) decoder.emplace(*tokenizer_);
+  // The reply continues the text of the sequence: only right after BOS does its first word
+  // lose SentencePiece's leading space.
+  if (want_text)
+    decoder.emplace(*tokenizer_, history_.empty() || history_.back() == tokenizer_->bos_id());
 
   stats_ = GenerationStats{};
   stats_.prefill_tokens = static_cast<int64_t>(input.size());

@@ -69,7 +69,11 @@ class Tokenizer {
 // the tokenizer strips_leading_space().
 class StreamingDecoder {
  public:
-  explicit StreamingDecoder(const Tokenizer& tok) : tok_(tok) {}
+  // at_start: the first token begins a text (the leading-space rule applies to it); false
+  // when the stream continues text already there, e.g. a reply to a prompt not ending in
+  // BOS.
+  explicit StreamingDecoder(const Tokenizer& tok, bool at_start = true)
+      : tok_(tok), at_start_(at_start) {}
   // The text that became complete with `id` (possibly "").
   std::string put(int32_t id);
   // Whatever is held back, as is (invalid or cut-off UTF-8 included).
@@ -80,7 +84,7 @@ class StreamingDecoder {
  private:
   const Tokenizer& tok_;
   std::string pending_;
-  bool at_start_ = true;
+  bool at_start_;
 };
 
 }  // namespace mlcc

@@ -15,10 +15,15 @@ echo "== mlcc convert-weight: examples/tiny-kjv -> $MODEL"
 "$BUILD/tools/mlcc" convert-weight examples/tiny-kjv --quantization q4f16_1 -o "$MODEL" --force
 echo "== mlcc compile: examples/tiny-kjv -> $LIB"
 "$BUILD/tools/mlcc" compile examples/tiny-kjv --target cpu --quantization q4f16_1 -o "$LIB"
-for prompt in "And God said" "Blessed are the"; do
-  echo "== mlcc-chat --prompt \"$prompt\""
-  "$BUILD/tools/mlcc-chat" --model "$MODEL" --model-lib "$LIB" --template raw \
-    --prompt "$prompt" --temperature 0.7 --top-p 0.9 --seed 7 --max-new-tokens 60 --stats
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+for prompt in "And God said" "Blessed are the" "In the beginning"; do
+  echo "== mlcc-chat --prompt \"$prompt\" (the model continues the text)"
+  reply=$("$BUILD/tools/mlcc-chat" --model "$MODEL" --model-lib "$LIB" --template raw \
+    --prompt "$prompt" --temperature 0.7 --top-p 0.9 --seed 7 --max-new-tokens 60 --stats \
+    2> "$log") || { cat "$log"; exit 1; }
+  echo "$prompt$reply"
+  tail -n 1 "$log"
 done
 echo
 echo "Chat interactively with:"

@@ -89,6 +89,11 @@ TEST_CASE("decode and StreamingDecoder drop the first space of SentencePiece tex
     CHECK(dec.put(3186) == " world");  // only the first word loses its space
     dec.reset();
     CHECK(dec.put(3186) == "world");
+    // A stream that continues text (a reply to a prompt without BOS at its end) keeps it.
+    StreamingDecoder cont(*tok, /*at_start=*/false);
+    CHECK(cont.put(3186) == " world");
+    CHECK(cont.put(1).empty());
+    CHECK(cont.put(15043) == "Hello");
     // Round trip: the dummy prefix added by encode is what decode drops.
     for (const std::string text :
          {"Hello world", " Hello", "\n\nx", "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac"})
