@@ -42,8 +42,11 @@ case "${1:-}" in
     "$MLCC" compile examples/llama2.json --target "$TARGET" -o "$OUT/llama2-q4f16_1-cuda.so" \
       > /dev/null
     cp "$RT/tools/mlcc" "$RT/tools/mlcc-chat" "$BUILD/bin/mlcc-model-check" "$OUT/"
-    # libsentencepiece is not on the GPU machine: it travels beside the binaries.
-    cp -L "$(ldconfig -p | awk '/libsentencepiece.so.0 /{print $NF; exit}')" "$OUT/"
+    # libsentencepiece and PCRE2 may not be on the GPU machine: they travel beside the
+    # binaries.
+    for lib in libsentencepiece.so.0 libpcre2-8.so.0; do
+      cp -L "$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')" "$OUT/"
+    done
     du -sh "$OUT"
     ;;
   run)
