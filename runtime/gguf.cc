@@ -15,23 +15,6 @@ namespace mlcc::gguf {
 
 namespace {
 
-// GGUF metadata value types.
-enum : uint32_t {
-  kU8 = 0,
-  kI8,
-  kU16,
-  kI16,
-  kU32,
-  kI32,
-  kF32,
-  kBool,
-  kString,
-  kArray,
-  kU64,
-  kI64,
-  kF64
-};
-
 struct TypeTraits {
   const char* name;
   int64_t block_elements;  // 0: size unknown to mlcc

@@ -11,6 +11,23 @@
 
 namespace mlcc::gguf {
 
+// Metadata value types (GGUF's numbering).
+enum ValueType : uint32_t {
+  kU8 = 0,
+  kI8,
+  kU16,
+  kI16,
+  kU32,
+  kI32,
+  kF32,
+  kBool,
+  kString,
+  kArray,
+  kU64,
+  kI64,
+  kF64
+};
+
 // ggml tensor types mlcc knows by name (the numbers are ggml's).
 enum class TensorType : uint32_t { F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q8_0 = 8, BF16 = 30 };
 // "F32", "Q4_K", ... for any ggml type number (or "type N" when unknown).

@@ -14,17 +14,11 @@
 
 #include "codegen/llvm/codegen.h"
 #include "runtime/cpu_module.h"
+#include "tests/temp_dir.h"
 
 namespace mlcc::test {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string pattern = std::filesystem::temp_directory_path().string() + "/mlcc-cg-XXXXXX";
-    path = ::mkdtemp(pattern.data()) ? pattern : "";
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
+using ::mlcc::testing::TempDir;
 
 // Host memory aligned as the buffers' declared 64 bytes (the kernels rely on it).
 template <typename T>

@@ -12,9 +12,11 @@
 #include "runtime/error.h"
 #include "runtime/model.h"
 #include "tests/models/model_weights.h"
+#include "tests/temp_dir.h"
 #include "tools/compile_model.h"
 
 using namespace mlcc;
+using testing::TempDir;
 
 namespace {
 
@@ -27,15 +29,6 @@ models::LlamaConfig small_llama(bool tied, int64_t kv_heads) {
   c.rope.theta = 10000;
   return c;
 }
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char buf[] = "/tmp/mlcc-compile-test-XXXXXX";
-    path = ::mkdtemp(buf);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
 
 struct Compiled {
   TempDir dir;

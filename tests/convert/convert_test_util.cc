@@ -21,17 +21,6 @@ namespace mlcc::test {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-TempDir::TempDir() {
-  char buf[] = "/tmp/mlcc-convert-test-XXXXXX";
-  REQUIRE(::mkdtemp(buf) != nullptr);
-  path = buf;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path, ec);
-}
-
 models::LlamaConfig small_llama() {
   models::LlamaConfig c;
   c.vocab_size = 160, c.hidden_size = 64, c.intermediate_size = 96, c.num_layers = 2;

@@ -13,17 +13,13 @@
 #include "models/llama_config.h"
 #include "runtime/model.h"
 #include "tests/models/reference_llama.h"
+#include "tests/temp_dir.h"
 
 namespace mlcc::test {
 
 const std::string kStoriesDir = MLCC_SOURCE_DIR "/../shared/models/stories260K/";
 
-struct TempDir {
-  std::string path;
-  TempDir();
-  ~TempDir();
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
+using ::mlcc::testing::TempDir;
 
 // Hidden 64, FFN 96, 2 layers, 4 heads of 16, 2 KV heads (GQA), vocab 160, untied.
 models::LlamaConfig small_llama();

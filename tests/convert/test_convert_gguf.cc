@@ -74,8 +74,8 @@ GgufModel make_gguf(const models::LlamaConfig& c, const testing::Weights& w,
   g.set("llama.feed_forward_length", c.intermediate_size);
   g.set("llama.attention.head_count", c.num_heads);
   g.set("llama.attention.head_count_kv", c.num_kv_heads);
-  g.set("llama.attention.layer_norm_rms_epsilon", c.rms_norm_eps, convert::GgufWriter::kF32);
-  g.set("llama.rope.freq_base", c.rope.theta, convert::GgufWriter::kF32);
+  g.set("llama.attention.layer_norm_rms_epsilon", c.rms_norm_eps, gguf::kF32);
+  g.set("llama.rope.freq_base", c.rope.theta, gguf::kF32);
   g.set("llama.rope.dimension_count", c.head_dim);
   std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
   std::vector<int32_t> token_types = {2, 3, 3};

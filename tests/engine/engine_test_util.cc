@@ -15,18 +15,6 @@
 namespace mlcc::testing {
 namespace fs = std::filesystem;
 
-TempDir::TempDir() {
-  char buf[] = "/tmp/mlcc-engine-test-XXXXXX";
-  char* made = ::mkdtemp(buf);
-  if (made == nullptr) throw Error("cannot make a temporary directory");
-  path = made;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path, ec);
-}
-
 models::LlamaConfig tiny_llama() {
   models::LlamaConfig c;
   c.vocab_size = 320, c.hidden_size = 64, c.intermediate_size = 96, c.num_layers = 2;

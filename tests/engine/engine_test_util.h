@@ -12,14 +12,9 @@
 #include "runtime/model.h"
 #include "runtime/tokenizer.h"
 #include "tests/models/reference_llama.h"
+#include "tests/temp_dir.h"
 
 namespace mlcc::testing {
-
-struct TempDir {
-  std::string path;
-  TempDir();
-  ~TempDir();
-};
 
 // vocab_size 320 (3 control tokens, 256 byte tokens, 61 letter pieces: what
 // write_llama2c_tokenizer writes), hidden 64, 2 layers, GQA.

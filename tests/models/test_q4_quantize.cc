@@ -1,7 +1,7 @@
 // q4 quantizer tests: hand-worked groups (exact words and scales), rounding of halves away
 // from zero, f16 intermediate rounding as MLC computes it, and the round-trip error bound.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
 

@@ -10,6 +10,7 @@
 #include "runtime/cpu_module.h"
 #include "runtime/error.h"
 #include "runtime/kernel_abi.h"
+#include "tests/temp_dir.h"
 
 #ifndef MLCC_TEST_C_COMPILER
 #define MLCC_TEST_C_COMPILER "cc"
@@ -19,25 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A temporary folder removed with everything in it when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "mlcc-cpu-module-XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    REQUIRE(mkdtemp(buf.data()) != nullptr);
-    path_ = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using mlcc::testing::TempDir;
 
 void write_file(const fs::path& p, const std::string& text) {
   std::ofstream out(p);
@@ -47,8 +30,8 @@ void write_file(const fs::path& p, const std::string& text) {
 
 // Compiles C source into dir/name.so and returns its path.
 std::string build_module(const TempDir& dir, const std::string& name, const std::string& src) {
-  fs::path c_file = dir.path() / (name + ".c");
-  fs::path so_file = dir.path() / (name + ".so");
+  fs::path c_file = dir / (name + ".c");
+  fs::path so_file = dir / (name + ".so");
   write_file(c_file, src);
   std::string cmd = std::string(MLCC_TEST_C_COMPILER) + " -shared -fPIC -O2 -o '" +
                     so_file.string() + "' '" + c_file.string() + "'";
@@ -104,7 +87,7 @@ TEST_CASE("runtime cpu module: loads a kernel module and runs a parallel kernel"
   fs::path dir_path;
   {
     TempDir dir;
-    dir_path = dir.path();
+    dir_path = dir.path;
     std::string so = build_module(dir, "add", kernel_source(MLCC_KERNEL_ABI_VERSION));
     auto module = mlcc::CpuModule::load(so);
     REQUIRE(module->path() == so);
@@ -152,13 +135,13 @@ TEST_CASE("runtime cpu module: a shared object without the ABI symbol is refused
 TEST_CASE("runtime cpu module: files that are not shared objects give clear errors",
           "[runtime][cpu_module]") {
   TempDir dir;
-  fs::path text = dir.path() / "not_a_library.so";
+  fs::path text = dir / "not_a_library.so";
   write_file(text, "this is plain text, not ELF\n");
   REQUIRE_THROWS_WITH(
       mlcc::CpuModule::load(text.string()),
       Catch::Contains("cannot load CPU kernel module") && Catch::Contains(text.string()));
 
-  std::string missing = (dir.path() / "missing.so").string();
+  std::string missing = dir / "missing.so";
   REQUIRE_THROWS_WITH(mlcc::CpuModule::load(missing),
                       Catch::Contains(missing) && Catch::Contains("No such file"));
 }

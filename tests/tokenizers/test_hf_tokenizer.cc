@@ -17,7 +17,7 @@ TEST_CASE("a GPT-2-style tokenizer.json encodes by merge rank over GPT-2's regex
           "[tokenizer]") {
   TempDir dir("mlcc-tok-gpt2");
   dir.write("tokenizer.json", gpt2_style_json().dump());
-  auto tok = Tokenizer::open(dir.file("tokenizer.json"));
+  auto tok = Tokenizer::open((dir / "tokenizer.json"));
   CHECK(tok->kind() == "huggingface-bpe");
   CHECK(tok->vocab_size() == 263);
   CHECK(tok->bos_id() == -1);
@@ -113,7 +113,7 @@ TEST_CASE("a Llama 2-style tokenizer.json reproduces the SentencePiece vectors",
             R"({"add_bos_token": true, "bos_token": {"content": "<s>"}, "eos_token": "</s>"})");
   for (const json& d : {doc, metaspace}) {
     dir.write("tokenizer.json", d.dump());
-    auto tok = Tokenizer::open(dir.file("tokenizer.json"));
+    auto tok = Tokenizer::open((dir / "tokenizer.json"));
     CHECK(tok->bos_id() == 1);
     CHECK(tok->eos_id() == 2);
     CHECK(tok->adds_bos());
@@ -148,7 +148,7 @@ TEST_CASE("Split pre-tokenizers cut words as each behaviour says", "[tokenizer]"
            {"invert", invert}},
           {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
     dir.write("tokenizer.json", doc.dump());
-    return Tokenizer::open(dir.file("tokenizer.json"))->encode("a-b--c", false);
+    return Tokenizer::open((dir / "tokenizer.json"))->encode("a-b--c", false);
   };
   using Ids = std::vector<int32_t>;
   CHECK(words_of("Isolated") == Ids{'a', '-', 'b', '-', '-', 'c'});

@@ -32,7 +32,7 @@ bool valid_utf8(const std::string& s) {
 TEST_CASE("StreamingDecoder holds back bytes of a character split across tokens", "[tokenizer]") {
   TempDir dir("mlcc-tok-stream");
   dir.write("tokenizer.json", gpt2_style_json().dump());
-  auto tok = Tokenizer::open(dir.file("tokenizer.json"));
+  auto tok = Tokenizer::open((dir / "tokenizer.json"));
 
   // Every byte is a token of its own here, so "日", "本", "é" and the llama each arrive in
   // pieces; each comes out whole, with the token that completes it.

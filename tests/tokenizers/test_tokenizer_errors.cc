@@ -82,7 +82,7 @@ std::vector<std::pair<std::string, json>> spm_vocab() {
 TEST_CASE("small GGUF vocabularies of both kinds encode and decode", "[tokenizer]") {
   TempDir dir("mlcc-tok-gguf");
   dir.write("spm.gguf", gguf_bytes(spm_vocab()));
-  auto spm = Tokenizer::open(dir.file("spm.gguf"));
+  auto spm = Tokenizer::open((dir / "spm.gguf"));
   CHECK(spm->kind() == "gguf-llama");
   CHECK(spm->vocab_size() == 264);
   // "▁ab" wins over "▁" + "ab"; "c" is no piece, so it falls back to its byte (0x63 + 3).
@@ -105,7 +105,7 @@ TEST_CASE("small GGUF vocabularies of both kinds encode and decode", "[tokenizer
                                     {"tokenizer.ggml.merges", json{"h e"}},
                                     {"tokenizer.ggml.eos_token_id", 257},
                                     {"tokenizer.ggml.add_bos_token", false}}));
-  auto bpe = Tokenizer::open(dir.file("bpe.gguf"));
+  auto bpe = Tokenizer::open((dir / "bpe.gguf"));
   CHECK(bpe->kind() == "gguf-gpt2");
   CHECK(bpe->stop_ids() == std::vector<int32_t>{257});
   CHECK_FALSE(bpe->adds_bos());
@@ -116,7 +116,7 @@ TEST_CASE("small GGUF vocabularies of both kinds encode and decode", "[tokenizer
   // Metadata that is missing, of the wrong type or of an unknown kind is named.
   auto broken = [&](std::vector<std::pair<std::string, json>> kvs) {
     dir.write("broken.gguf", gguf_bytes(kvs));
-    return dir.file("broken.gguf");
+    return (dir / "broken.gguf");
   };
   CHECK_THROWS_WITH(Tokenizer::open(broken({{"general.architecture", "llama"}})),
                     Contains("tokenizer.ggml.model"));
@@ -137,25 +137,25 @@ TEST_CASE("small GGUF vocabularies of both kinds encode and decode", "[tokenizer
 
 TEST_CASE("Tokenizer::open names a missing file or one of no known kind", "[tokenizer]") {
   TempDir dir("mlcc-tok-errors");
-  CHECK_THROWS_AS(Tokenizer::open(dir.file("nope.model")), Error);
-  CHECK_THROWS_WITH(Tokenizer::open(dir.file("nope.model")),
+  CHECK_THROWS_AS(Tokenizer::open((dir / "nope.model")), Error);
+  CHECK_THROWS_WITH(Tokenizer::open((dir / "nope.model")),
                     Contains("nope.model") && Contains("does not exist"));
   CHECK_THROWS_WITH(
-      Tokenizer::open(dir.file("")),
+      Tokenizer::open((dir / "")),
       Contains("none of tokenizer.json, tokenizer.model, tokenizer.gguf, tokenizer.bin"));
 
   dir.write("notes.txt", "hello, this is not a tokenizer\n");
-  CHECK_THROWS_WITH(Tokenizer::open(dir.file("notes.txt")),
+  CHECK_THROWS_WITH(Tokenizer::open((dir / "notes.txt")),
                     Contains("notes.txt") && Contains("no known kind"));
   dir.write("tokenizer.model", "hello, this is not a tokenizer\n");
-  CHECK_THROWS_WITH(Tokenizer::open(dir.file("tokenizer.model")),
+  CHECK_THROWS_WITH(Tokenizer::open((dir / "tokenizer.model")),
                     Contains("is not a SentencePiece model"));
   dir.write("fake.gguf", "GGUF but nothing after");
-  CHECK_THROWS_WITH(Tokenizer::open(dir.file("fake.gguf")), Contains("fake.gguf"));
+  CHECK_THROWS_WITH(Tokenizer::open((dir / "fake.gguf")), Contains("fake.gguf"));
 
   // llama2.c files: an absurd header, a token running past the end of the file.
   dir.write("tokenizer.bin", "hello, this is not a tokenizer\n");
-  CHECK_THROWS_WITH(Tokenizer::open(dir.file("tokenizer.bin")), Contains("max_token_length"));
+  CHECK_THROWS_WITH(Tokenizer::open((dir / "tokenizer.bin")), Contains("max_token_length"));
   std::string bin(4, '\0');
   int32_t max_len = 8, len = 20;
   float score = 0;
@@ -164,7 +164,7 @@ TEST_CASE("Tokenizer::open names a missing file or one of no known kind", "[toke
       .append(reinterpret_cast<const char*>(&len), 4);
   bin += "abc";
   dir.write("tokenizer.bin", bin);
-  CHECK_THROWS_WITH(Tokenizer::open(dir.file("tokenizer.bin")),
+  CHECK_THROWS_WITH(Tokenizer::open((dir / "tokenizer.bin")),
                     Contains("token 0") && Contains("length 20"));
 }
 
@@ -172,10 +172,10 @@ TEST_CASE("a malformed tokenizer.json is refused naming the field", "[tokenizer]
   TempDir dir("mlcc-tok-json");
   auto open_with = [&](const json& doc) {
     dir.write("tokenizer.json", doc.dump());
-    return Tokenizer::open(dir.file("tokenizer.json"));
+    return Tokenizer::open((dir / "tokenizer.json"));
   };
   dir.write("tokenizer.json", "{\"model\": ");
-  CHECK_THROWS_WITH(Tokenizer::open(dir.file("tokenizer.json")), Contains("not valid JSON"));
+  CHECK_THROWS_WITH(Tokenizer::open((dir / "tokenizer.json")), Contains("not valid JSON"));
   CHECK_THROWS_WITH(open_with({{"version", "1.0"}}), Contains(": model is missing"));
 
   json doc = gpt2_style_json();
@@ -211,7 +211,7 @@ TEST_CASE("a malformed tokenizer.json is refused naming the field", "[tokenizer]
 TEST_CASE("token ids out of range are refused by every kind", "[tokenizer]") {
   TempDir dir("mlcc-tok-ids");
   dir.write("tokenizer.json", gpt2_style_json().dump());
-  std::vector<std::string> files = {dir.file("tokenizer.json")};
+  std::vector<std::string> files = {(dir / "tokenizer.json")};
   if (have_shared()) {
     files.push_back(shared_dir() + "/tokenizers/llama2/tokenizer.model");
     files.push_back(shared_dir() + "/tokenizers/llama2/tokenizer.bin");

@@ -151,7 +151,7 @@ TEST_CASE("tokenizer.json written from the Llama 3 vocabulary reproduces the BPE
   TempDir dir("mlcc-tok-llama3");
   dir.write("tokenizer.json", doc.dump());
 
-  auto tok = Tokenizer::open(dir.file(""));  // a directory: its tokenizer.json
+  auto tok = Tokenizer::open((dir / ""));  // a directory: its tokenizer.json
   CHECK(tok->kind() == "huggingface-bpe");
   CHECK(tok->vocab_size() == 128256);
   CHECK(tok->bos_id() == 128000);
@@ -165,7 +165,7 @@ TEST_CASE("tokenizer.json written from the Llama 3 vocabulary reproduces the BPE
   dir.write("tokenizer_config.json",
             R"({"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>",
                 "add_bos_token": false})");
-  auto configured = Tokenizer::open(dir.file("tokenizer.json"));
+  auto configured = Tokenizer::open((dir / "tokenizer.json"));
   CHECK(configured->eos_id() == 128009);
   CHECK(configured->stop_ids() == std::vector<int32_t>{128009});
   CHECK_FALSE(configured->adds_bos());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "runtime/tokenizers/byte_level.h"
+#include "tests/temp_dir.h"
 
 namespace mlcc::test {
 
@@ -58,23 +59,7 @@ inline std::string ids_text(const std::vector<int32_t>& ids) {
   return s;
 }
 
-// A fresh directory under the system's temporary directory, removed with the object.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(file(name), std::ios::binary) << text;
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using ::mlcc::testing::TempDir;
 
 // A small GPT-2-style byte-level tokenizer.json: ids 0..255 are the byte-level characters
 // of bytes 0..255, then six merged tokens ("he", "Ġt", "Ġthe", "ll", "hell", "hello") and

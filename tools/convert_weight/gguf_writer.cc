@@ -12,18 +12,17 @@ namespace {
 
 using nlohmann::json;
 
-GgufWriter::ValueType infer(const std::string& key, const json& v) {
-  if (key == "tokenizer.ggml.token_type") return GgufWriter::kI32;
-  if (key == "tokenizer.ggml.scores") return GgufWriter::kF32;
+gguf::ValueType infer(const std::string& key, const json& v) {
+  if (key == "tokenizer.ggml.token_type") return gguf::kI32;
+  if (key == "tokenizer.ggml.scores") return gguf::kF32;
   const json& s = v.is_array() && !v.empty() ? v[0] : v;
-  if (s.is_string() || (v.is_array() && v.empty())) return GgufWriter::kString;
-  if (s.is_boolean()) return GgufWriter::kBool;
-  if (s.is_number_float()) return GgufWriter::kF32;
-  if (s.is_number_unsigned())
-    return s.get<uint64_t>() <= UINT32_MAX ? GgufWriter::kU32 : GgufWriter::kU64;
+  if (s.is_string() || (v.is_array() && v.empty())) return gguf::kString;
+  if (s.is_boolean()) return gguf::kBool;
+  if (s.is_number_float()) return gguf::kF32;
+  if (s.is_number_unsigned()) return s.get<uint64_t>() <= UINT32_MAX ? gguf::kU32 : gguf::kU64;
   if (s.is_number_integer()) {
     const int64_t i = s.get<int64_t>();
-    return i >= INT32_MIN && i <= INT32_MAX ? GgufWriter::kI32 : GgufWriter::kI64;
+    return i >= INT32_MIN && i <= INT32_MAX ? gguf::kI32 : gguf::kI64;
   }
   throw Error("GGUF metadata '" + key + "': cannot store " + v.dump());
 }
@@ -39,41 +38,41 @@ class Out {
     put<uint64_t>(s.size());
     raw(s.data(), s.size());
   }
-  void scalar(const std::string& key, const json& v, GgufWriter::ValueType t) {
+  void scalar(const std::string& key, const json& v, gguf::ValueType t) {
     auto bad = [&] {
       throw Error("GGUF metadata '" + key + "': " + v.dump() + " is not of its type");
     };
     switch (t) {
-      case GgufWriter::kString:
+      case gguf::kString:
         if (!v.is_string()) bad();
         return str(v.get<std::string>());
-      case GgufWriter::kBool:
+      case gguf::kBool:
         if (!v.is_boolean()) bad();
         return put<uint8_t>(v.get<bool>() ? 1 : 0);
-      case GgufWriter::kF32:
-      case GgufWriter::kF64:
+      case gguf::kF32:
+      case gguf::kF64:
         if (!v.is_number()) bad();
-        return t == GgufWriter::kF32 ? put(v.get<float>()) : put(v.get<double>());
+        return t == gguf::kF32 ? put(v.get<float>()) : put(v.get<double>());
       default:
         break;
     }
     if (!v.is_number_integer()) bad();
     switch (t) {
-      case GgufWriter::kU8:
+      case gguf::kU8:
         return put(v.get<uint8_t>());
-      case GgufWriter::kI8:
+      case gguf::kI8:
         return put(v.get<int8_t>());
-      case GgufWriter::kU16:
+      case gguf::kU16:
         return put(v.get<uint16_t>());
-      case GgufWriter::kI16:
+      case gguf::kI16:
         return put(v.get<int16_t>());
-      case GgufWriter::kU32:
+      case gguf::kU32:
         return put(v.get<uint32_t>());
-      case GgufWriter::kI32:
+      case gguf::kI32:
         return put(v.get<int32_t>());
-      case GgufWriter::kU64:
+      case gguf::kU64:
         return put(v.get<uint64_t>());
-      case GgufWriter::kI64:
+      case gguf::kI64:
         return put(v.get<int64_t>());
       default:
         bad();
@@ -88,7 +87,7 @@ void GgufWriter::set(const std::string& key, const json& value) {
   set(key, value, infer(key, value));
 }
 
-void GgufWriter::set(const std::string& key, const json& value, ValueType type) {
+void GgufWriter::set(const std::string& key, const json& value, gguf::ValueType type) {
   for (Entry& e : entries_)
     if (e.key == key) {
       e.value = value, e.type = type;
@@ -114,7 +113,7 @@ void GgufWriter::write(const std::string& path) const {
   for (const Entry& e : entries_) {
     o.str(e.key);
     if (e.value.is_array()) {
-      o.put<uint32_t>(kArray);
+      o.put<uint32_t>(gguf::kArray);
       o.put<uint32_t>(e.type);
       o.put<uint64_t>(e.value.size());
       for (const json& v : e.value) o.scalar(e.key, v, e.type);

@@ -8,33 +8,18 @@
 #include <string>
 #include <vector>
 
+#include "runtime/gguf.h"
+
 namespace mlcc::convert {
 
 class GgufWriter {
  public:
-  // GGUF metadata value types (gguf's numbering).
-  enum ValueType : uint32_t {
-    kU8 = 0,
-    kI8,
-    kU16,
-    kI16,
-    kU32,
-    kI32,
-    kF32,
-    kBool,
-    kString,
-    kArray,
-    kU64,
-    kI64,
-    kF64
-  };
-
   // A metadata entry; `type` is the scalar type, or the element type when value is an
   // array. Without a type it is inferred: strings, bools, f32 for numbers with a fraction,
   // u32 for other non-negative integers (u64 beyond), i32 for negative ones (i64 beyond), and
   // the types llama.cpp requires for the tokenizer keys it reads (token_type i32, scores f32).
   void set(const std::string& key, const nlohmann::json& value);
-  void set(const std::string& key, const nlohmann::json& value, ValueType type);
+  void set(const std::string& key, const nlohmann::json& value, gguf::ValueType type);
   // A tensor: dims in ggml order (dims[0] varies fastest), a ggml type number, its bytes.
   void add_tensor(const std::string& name, std::vector<int64_t> dims, uint32_t type,
                   std::vector<uint8_t> data);
@@ -45,7 +30,7 @@ class GgufWriter {
   struct Entry {
     std::string key;
     nlohmann::json value;
-    ValueType type;
+    gguf::ValueType type;
   };
   struct Tensor {
     std::string name;
