@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Whole-model CUDA checks and the Llama-2-7B decode benchmark, in two halves because the
+# Whole-model CUDA checks against the reference forward pass, in two halves because the
 # GPU machine has no LLVM:
 #   tests/gpu/model.sh prepare   # here: build, compile small random Llamas (four
 #                                # quantizations, GQA, tied embeddings, an FFN width
-#                                # that pads the last q4 group) and
-#                                # examples/llama2.json for CUDA into gpu-bundle/model/
-#   tests/gpu/model.sh run       # there: check them against the reference forward pass,
-#                                # then time Llama-2-7B-shaped prefill and decode
+#                                # that pads the last q4 group) for CUDA into
+#                                # gpu-bundle/model/
+#   tests/gpu/model.sh run       # there: check them against the reference forward pass
+# Llama-2-7B's speed is measured by `mlcc bench` in tests/gpu/chat.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${MLCC_BUILD_DIR:-build}
@@ -38,14 +38,12 @@ JSON
       "$BUILD/tools/mlcc" compile "$OUT/padded.json" --target "$TARGET" --quantization $q \
         --context-window 64 --prefill-chunk-size 16 -o "$OUT/padded-$q.so" > /dev/null
     done
-    "$BUILD/tools/mlcc" compile examples/llama2.json --target "$TARGET" -o "$OUT/llama2-q4f16_1.so"
     cp "$BUILD/bin/mlcc-model-check" gpu-bundle/
     ;;
   run)
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
     ./gpu-bundle/mlcc-model-check check "$OUT"/gqa-*.so "$OUT"/tied-*.so "$OUT"/padded-*.so \
       --device cuda
-    ./gpu-bundle/mlcc-model-check bench "$OUT/llama2-q4f16_1.so" --device cuda
     ;;
   *) echo "usage: $0 prepare|run" >&2; exit 2 ;;
 esac

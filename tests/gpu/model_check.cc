@@ -1,18 +1,10 @@
-// mlcc-model-check: whole-model checks and a decode benchmark for compiled
-// libraries on the GPU machine (runtime only: it has no LLVM).
-//   mlcc-model-check check LIB... [--device D]   small random Llamas against
-//   the reference
-//                                                forward pass (as tests/compile
-//                                                does on the CPU)
-//   mlcc-model-check bench LIB [--device D] [--generate N] [--prefill N]
-//                                                random weights, prefill and
-//                                                decode tok/s
+// mlcc-model-check: whole-model checks of compiled libraries on the GPU machine (runtime
+// and test code only: it has no LLVM). Speed is `mlcc bench`'s (tests/gpu/chat.sh).
+//   mlcc-model-check check LIB... [--device D]
+//       small random Llamas against the reference forward pass, as tests/compile does
 //   mlcc-model-check logits LIB --model DIR --tokens FILE --expect FILE [--device D]
-//                                                a converted model's logits at
-//                                                every position against an
-//                                                oracle's (f32 [T, vocab])
+//       a converted model's logits at every position against an oracle's (f32 [T, vocab])
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -20,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "ir/half.h"
 #include "models/llama_config.h"
 #include "runtime/error.h"
 #include "runtime/model.h"
@@ -30,11 +21,6 @@
 using namespace mlcc;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 // Prefill of 13 tokens, decode of 5, logits against the reference at each
 // position, and a whole-sequence prefill against the last decode.
@@ -70,71 +56,6 @@ bool check(const std::string& lib, const std::string& device) {
               c.tie_word_embeddings ? ", tied" : "", worst, consistency, argmax_ok ? "yes" : "no",
               ok ? "PASS" : "FAIL");
   return ok;
-}
-
-// Random parameters good enough for timing: random 4-bit words, small scales
-// and weights, norm weights of one.
-void random_params(Model& model) {
-  uint64_t x = 0x9E3779B97F4A7C15ull;
-  auto next = [&x] {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    return x;
-  };
-  model.set_params([&](const ParamInfo& p, void* dst) {
-    auto* bytes = static_cast<uint8_t*>(dst);
-    bool norm = p.name.find("norm") != std::string::npos;
-    if (p.dtype == "u32") {
-      for (size_t i = 0; i + 8 <= p.bytes; i += 8) {
-        uint64_t v = next();
-        std::memcpy(bytes + i, &v, 8);
-      }
-    } else if (p.dtype == "f16") {
-      auto* h = reinterpret_cast<uint16_t*>(dst);
-      for (size_t i = 0; i < p.bytes / 2; ++i)
-        h[i] = float_to_half(norm ? 1.0f : (float(next() >> 40) / float(1 << 24) - 0.5f) * 0.02f);
-    } else {
-      auto* f = reinterpret_cast<float*>(dst);
-      for (size_t i = 0; i < p.bytes / 4; ++i)
-        f[i] = norm ? 1.0f : (float(next() >> 40) / float(1 << 24) - 0.5f) * 0.02f;
-    }
-  });
-}
-
-int bench(const std::string& lib, const std::string& device, int generate, int prefill) {
-  auto t0 = Clock::now();
-  auto model = Model::load(lib, device);
-  random_params(*model);
-  std::printf("loaded %s on %s with random weights in %.1f s\n", lib.c_str(),
-              model->device().name().c_str(), seconds_since(t0));
-  // Warm up (module JIT, allocations), then MLC's benchmark: a 1-token prompt,
-  // `generate` tokens decoded greedily.
-  model->prefill({1});
-  for (int i = 0; i < 8; ++i) model->decode(model->argmax());
-  model->reset();
-  t0 = Clock::now();
-  model->prefill({1});
-  double first = seconds_since(t0);
-  t0 = Clock::now();
-  for (int i = 0; i < generate; ++i) model->decode(model->argmax());
-  double decode_s = seconds_since(t0);
-  model->reset();
-  std::vector<int32_t> prompt(static_cast<size_t>(prefill));
-  for (int i = 0; i < prefill; ++i) prompt[static_cast<size_t>(i)] = 1 + (i * 7919) % 30000;
-  model->prefill(prompt);  // warm the prefill shapes
-  model->reset();
-  t0 = Clock::now();
-  model->prefill(prompt);
-  double prefill_s = seconds_since(t0);
-  const Manifest& m = model->manifest();
-  std::printf(
-      "\n| model | device | prefill %d tok/s | decode %d tok/s "
-      "(1-token prompt) | "
-      "first token | params |\n| --- | --- | --- | --- | --- | --- |\n",
-      prefill, generate);
-  std::printf("| %s %s | %s | %.0f | %.1f | %.1f ms | %.2f GiB |\n", lib.c_str(),
-              m.quantization.c_str(), model->device().name().c_str(), prefill / prefill_s,
-              generate / decode_s, first * 1e3, m.param_bytes / double(1 << 30));
-  return 0;
 }
 
 // Feeds `tokens` one at a time (prefill of the first, then decodes) and compares each
@@ -177,22 +98,17 @@ int main(int argc, char** argv) {
   if (argc < 3) {
     std::printf(
         "usage: mlcc-model-check check LIB... [--device D]\n"
-        "       mlcc-model-check bench LIB [--device D] [--generate N] "
-        "[--prefill N]\n");
+        "       mlcc-model-check logits LIB --model DIR --tokens FILE --expect FILE "
+        "[--device D] [--tolerance T]\n");
     return 2;
   }
   std::string mode = argv[1], device, model_dir, tokens, expect;
   double tol = 1e-3;
   std::vector<std::string> libs;
-  int generate = 512, prefill = 512;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--device" && i + 1 < argc)
       device = argv[++i];
-    else if (a == "--generate" && i + 1 < argc)
-      generate = std::stoi(argv[++i]);
-    else if (a == "--prefill" && i + 1 < argc)
-      prefill = std::stoi(argv[++i]);
     else if (a == "--model" && i + 1 < argc)
       model_dir = argv[++i];
     else if (a == "--tokens" && i + 1 < argc)
@@ -205,7 +121,6 @@ int main(int argc, char** argv) {
       libs.push_back(a);
   }
   try {
-    if (mode == "bench") return bench(libs.at(0), device, generate, prefill);
     if (mode == "logits") return logits(libs.at(0), device, model_dir, tokens, expect, tol);
     std::printf(
         "| quantization | device | model | max rel. error vs reference | "
