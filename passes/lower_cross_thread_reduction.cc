@@ -110,9 +110,12 @@ class Lowerer : public IRMutator {
     if (G == 1) return store(buf, idx, value);
 
     int warp = target_.warp_size;
+    // Two shuffle levels cover at most warp * warp threads (the partials of G / warp warps
+    // are reduced by one warp); beyond that (256 threads on 8-wide subgroups) the
+    // shared-memory tree does it.
     bool use_warp = options_.use_warp_shuffle && warp > 1 && group.size() == 1 &&
                     group[0].axis == ThreadAxis::kThreadX && is_pow2(G) &&
-                    (G <= warp ? warp % G == 0 : G % warp == 0);
+                    (G <= warp ? warp % G == 0 : G % warp == 0) && G <= int64_t{warp} * warp;
     return use_warp ? warp_reduce(buf, idx, kind, value, group[0].var, G, grp, ngroups)
                     : tree_reduce(buf, idx, kind, value, g, G, grp, ngroups);
   }

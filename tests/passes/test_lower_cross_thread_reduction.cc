@@ -171,7 +171,7 @@ TEST_CASE("cross-thread reduction: shared-memory tree without warps", "[passes][
   CHECK(to_string(g).find("alloc red_buf: f32[32] shared") != std::string::npos);
 }
 
-TEST_CASE("cross-thread reduction: numeric agreement for warp sizes 32 and 1",
+TEST_CASE("cross-thread reduction: numeric agreement for warp sizes 32, 8 and 1",
           "[passes][cross_thread][numeric]") {
   const int rows = 6, cols = 100;
   std::mt19937 rng(7);
@@ -180,10 +180,10 @@ TEST_CASE("cross-thread reduction: numeric agreement for warp sizes 32 and 1",
   for (float& x : a) x = dist(rng);
   for (ReduceKind kind : {ReduceKind::kSum, ReduceKind::kMax, ReduceKind::kMin}) {
     std::vector<float> want = run(row_reduce(kind, rows, cols, 0, false), a, rows, 32);
-    for (int threads : {8, 32, 64, 128, 48}) {
+    for (int threads : {8, 32, 64, 128, 48, 256}) {
       for (bool rows_on_threads : {false, true}) {
         PrimFunc before = row_reduce(kind, rows, cols, threads, true, rows_on_threads);
-        for (int warp : {32, 1}) {
+        for (int warp : {32, 8, 1}) {  // 8: lavapipe's subgroups; 256 > 8 * 8
           INFO("kind " << reduce_name(kind) << ", threads " << threads << ", warp " << warp
                        << (rows_on_threads ? ", rows on threadIdx.y" : ""));
           PrimFunc after = lower_cross_thread_reduction(before, gpu_target(warp));
