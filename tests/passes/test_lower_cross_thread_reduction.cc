@@ -173,7 +173,7 @@ TEST_CASE("cross-thread reduction: shared-memory tree without warps", "[passes][
 
 TEST_CASE("cross-thread reduction: numeric agreement for warp sizes 32, 8 and 1",
           "[passes][cross_thread][numeric]") {
-  const int rows = 6, cols = 100;
+  const int rows = 6, cols = 300;
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   std::vector<float> a(rows * cols);
