@@ -21,7 +21,7 @@ class Device {
 
   // "cpu", or "cuda:0 (NVIDIA H100 80GB HBM3, sm_90)": for messages.
   virtual std::string name() const = 0;
-  // The target kind whose libraries this device runs: "cpu" or "cuda".
+  // The target kind whose libraries this device runs: "cpu", "cuda" or "vulkan".
   virtual std::string kind() const = 0;
 
   // Device memory, aligned to at least 64 bytes (compiled kernels assume aligned buffers).
@@ -46,13 +46,16 @@ class Device {
                       std::span<const int64_t> scalars) = 0;
 };
 
-// "cpu", "cuda" (device 0) or "cuda:N". Throws mlcc::Error for an unknown name and when the
-// backend cannot start (e.g. "CUDA driver not found ...").
+// "cpu", "cuda" (device 0), "cuda:N", "vulkan" (device 0) or "vulkan:N". Throws mlcc::Error for an
+// unknown name and when the backend cannot start (e.g. "CUDA driver not found ...").
 std::unique_ptr<Device> open_device(const std::string& name);
 
 // The backends behind open_device.
 std::unique_ptr<Device> make_cpu_device();
 std::unique_ptr<Device> make_cuda_device(int ordinal);
+// Device `index` of list_vulkan_devices() (runtime/devices/vulkan_device.h); throws
+// mlcc::Error where mlcc was built without Vulkan headers.
+std::unique_ptr<Device> make_vulkan_device(int index);
 
 // Throws mlcc::Error unless `lib` was compiled for the kind of device `dev` is.
 void check_library_runs_on(const Library& lib, const Device& dev);

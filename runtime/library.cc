@@ -145,14 +145,18 @@ FunctionInfo parse_function(const Reader& fn, const std::string& name) {
   return f;
 }
 
-KernelInfo parse_kernel(const Reader& k, bool needs_launch_dims) {
+KernelInfo parse_kernel(const Reader& k, const std::string& target_kind) {
+  // CUDA kernels need a grid and a block; Vulkan ones a grid (the block is in the module).
+  bool needs_grid = target_kind == "cuda" || target_kind == "vulkan";
+  bool needs_block = target_kind == "cuda";
   KernelInfo info;
   info.name = k.string("name");
   info.num_buffers = static_cast<int>(k.integer("num_buffers", 0));
   info.num_scalars = static_cast<int>(k.integer("num_scalars", 0));
   for (const char* key : {"grid", "block"}) {
     if (!k.has(key)) {
-      if (needs_launch_dims) k.fail(k.sub(key), "three launch extents (cuda kernels)", nullptr);
+      if (std::string(key) == "grid" ? needs_grid : needs_block)
+        k.fail(k.sub(key), "three launch extents (" + target_kind + " kernels)", nullptr);
       continue;
     }
     const json& dims = k.array(key);
@@ -219,8 +223,20 @@ int64_t Manifest::find_param(const std::string& name) const {
   return -1;
 }
 
+// "cpu, cuda and vulkan" for messages.
+static std::string join_kinds(const std::vector<std::string>& kinds) {
+  std::string out;
+  for (size_t i = 0; i < kinds.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == kinds.size() ? " and " : ", ") + kinds[i];
+  return out;
+}
+
 const std::vector<std::string>& supported_target_kinds() {
+#if MLCC_WITH_VULKAN
+  static const std::vector<std::string> kinds = {"cpu", "cuda", "vulkan"};
+#else
   static const std::vector<std::string> kinds = {"cpu", "cuda"};
+#endif
   return kinds;
 }
 
@@ -246,8 +262,8 @@ Manifest parse_manifest(const std::string& json_text, const std::string& origin)
   const auto& kinds = supported_target_kinds();
   if (std::find(kinds.begin(), kinds.end(), m.target_kind) == kinds.end())
     throw Error("library '" + origin + "' was compiled for target kind '" + m.target_kind +
-                "' (manifest field 'target_kind'), which this runtime cannot run; it runs cpu "
-                "and cuda libraries");
+                "' (manifest field 'target_kind'), which this runtime cannot run; it runs " +
+                join_kinds(kinds) + " libraries");
   if (r.has("mlcc_version")) m.mlcc_version = r.string("mlcc_version");
   if (r.has("model")) {
     r.object("model");  // checks that it is an object
@@ -289,8 +305,7 @@ Manifest parse_manifest(const std::string& json_text, const std::string& origin)
 
   const json& kernels = r.array("kernels");
   for (size_t i = 0; i < kernels.size(); ++i)
-    m.kernels.push_back(
-        parse_kernel(r.element(kernels[i], indexed("kernels", i)), m.target_kind == "cuda"));
+    m.kernels.push_back(parse_kernel(r.element(kernels[i], indexed("kernels", i)), m.target_kind));
 
   const json& storages = r.array("storages");
   for (size_t i = 0; i < storages.size(); ++i) {
@@ -309,6 +324,33 @@ Manifest parse_manifest(const std::string& json_text, const std::string& origin)
   for (const auto& [name, body] : doc["functions"].items())
     m.functions.emplace(name, parse_function(functions.element(body, "functions." + name), name));
   return m;
+}
+
+// The per-kernel modules of mlcc_library_spirv (library_format.h). The symbol's size is
+// unknown here, so each module is checked to start with the SPIR-V magic number: that
+// catches a count that runs off the blob before the words are read past it.
+std::vector<std::span<const uint32_t>> Library::read_spirv_modules(const Library& lib,
+                                                                   const std::string& abs) {
+  const auto* words = static_cast<const uint32_t*>(lib.find_symbol("mlcc_library_spirv"));
+  if (words == nullptr)
+    throw Error("library '" + abs + "' targets vulkan but does not export mlcc_library_spirv");
+  size_t count = lib.manifest_.kernels.size();
+  if (words[0] != count)
+    throw Error("library '" + abs + "': mlcc_library_spirv holds " + std::to_string(words[0]) +
+                " SPIR-V modules; expected one per manifest kernel (" + std::to_string(count) +
+                ")");
+  std::vector<std::span<const uint32_t>> modules;
+  size_t at = 1;
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t n = words[at];
+    if (n < 5 || words[at + 1] != 0x07230203u)
+      throw Error("library '" + abs + "': module " + std::to_string(i) +
+                  " of mlcc_library_spirv (kernel '" + lib.manifest_.kernels[i].name +
+                  "') is not SPIR-V; expected a word count then the magic number 0x07230203");
+    modules.emplace_back(words + at + 1, n);
+    at += 1 + n;
+  }
+  return modules;
 }
 
 std::unique_ptr<Library> Library::load(const std::string& path) {
@@ -330,6 +372,8 @@ std::unique_ptr<Library> Library::load(const std::string& path) {
     if (ptx == nullptr)
       throw Error("library '" + abs + "' targets cuda but does not export mlcc_library_ptx");
     lib->ptx_ = ptx;
+  } else if (m.target_kind == "vulkan") {
+    lib->spirv_ = read_spirv_modules(*lib, abs);
   } else {
     for (size_t i = 0; i < m.kernels.size(); ++i)
       if (lib->find_symbol(m.kernels[i].name) == nullptr)

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,8 +45,9 @@ struct KernelInfo {
   std::string name;
   int num_buffers = 0;
   int num_scalars = 0;
-  // CUDA only: launch extents over the kernel's scalar arguments, and the width of each
-  // scalar parameter of the PTX entry (32 unless "scalar_bits" says otherwise).
+  // Launch extents over the kernel's scalar arguments (grid: CUDA and Vulkan; block: CUDA
+  // only), and the width of each scalar parameter of the PTX entry (32 unless
+  // "scalar_bits" says otherwise).
   LaunchExpr grid[3], block[3];
   std::vector<int> scalar_bits;
 };
@@ -93,14 +95,15 @@ struct Manifest {
 // the VM (runtime/vm.h).
 Manifest parse_manifest(const std::string& json_text, const std::string& origin);
 
-// The target kinds this runtime can run ("cpu", "cuda").
+// The target kinds this runtime can run ("cpu", "cuda", and "vulkan" where built with it).
 const std::vector<std::string>& supported_target_kinds();
 
 class Library {
  public:
   // dlopens path and parses its manifest. Throws mlcc::Error naming the file when it
   // cannot be loaded, exports no mlcc_library_manifest (not an mlcc library), or has a
-  // manifest parse_manifest refuses; a cuda library must also export mlcc_library_ptx.
+  // manifest parse_manifest refuses; a cuda library must also export mlcc_library_ptx,
+  // a vulkan library mlcc_library_spirv with one module per kernel.
   static std::unique_ptr<Library> load(const std::string& path);
   ~Library();
   Library(const Library&) = delete;
@@ -110,16 +113,22 @@ class Library {
   const std::string& path() const { return path_; }  // absolute
   // The PTX module of a cuda library ("" for other targets).
   const std::string& ptx() const { return ptx_; }
+  // The SPIR-V module of each kernel of a vulkan library, in manifest order (empty for other
+  // targets); the words live in the loaded library.
+  const std::vector<std::span<const uint32_t>>& spirv() const { return spirv_; }
   // Any exported symbol, or nullptr.
   void* find_symbol(const std::string& name) const;
 
  private:
   Library(void* handle, std::string path) : handle_(handle), path_(std::move(path)) {}
+  static std::vector<std::span<const uint32_t>> read_spirv_modules(const Library& lib,
+                                                                   const std::string& abs);
 
   void* handle_;
   std::string path_;
   Manifest manifest_;
   std::string ptx_;
+  std::vector<std::span<const uint32_t>> spirv_;
 };
 
 }  // namespace mlcc

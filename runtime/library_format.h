@@ -10,11 +10,17 @@
 //   kernel module (runtime/kernel_abi.h) MlccParallelLaunch
 //   mlcc_parallel_launch  ditto int32_t KERNEL(void* const*, const int64_t*)
 //   CPU targets: one per manifest kernel
+//   const uint32_t mlcc_library_spirv[]      Vulkan targets: the SPIR-V modules, as
+//       u32 words [kernel_count, then per kernel (manifest "kernels" order): word_count,
+//       the module's word_count words]. Each module has the GLCompute entry point "main";
+//       buffer parameter i is the storage buffer at set 0, binding i; the scalars are
+//       32-bit ints in one push-constant block at offsets 0, 4, 8...; the workgroup size is
+//       in the module and "grid" gives the vkCmdDispatch counts (no "block").
 //
 // Manifest JSON:
 // {
 //   "format_version": 1, "mlcc_version": "0.1.0",
-//   "target": "cuda -arch=sm_90", "target_kind": "cpu" | "cuda",
+//   "target": "cuda -arch=sm_90", "target_kind": "cpu" | "cuda" | "vulkan",
 //   "model": { the normalized model config (models/llama_config.h to_json) },
 //   "quantization": "q4f16_1", "context_window": 4096, "prefill_chunk_size":
 //   2048, "kv_cache": {"num_layers": L, "num_kv_heads": H, "head_dim": D,
@@ -24,8 +30,8 @@
 //   "params": [{"name": "model.embed_tokens.q_weight", "dtype": "u32", "shape":
 //   [32000, 512]}], "kernels": [{"name": "...", "num_buffers": 4,
 //   "num_scalars": 1,
-//                "grid": [E, E, E], "block": [E, E, E]}],    // grid/block:
-//                CUDA only
+//                "grid": [E, E, E], "block": [E, E, E]}],    // grid: CUDA and
+//                Vulkan; block: CUDA only
 //   "storages": [bytes, ...],        // activation arenas, sized at the
 //   symbolic upper bounds "memory_plan": {"param_bytes": N, "activation_bytes":
 //   N, "kv_cache_bytes": N}, "functions": {

@@ -42,6 +42,35 @@ Target cuda_target(const std::string& arch) {
   return t;
 }
 
+// Lavapipe and NVIDIA both run these defaults: 256 invocations stays below either limit
+// and 32 KB of workgroup memory is lavapipe's maximum.
+Target vulkan_target() {
+  Target t;
+  t.kind = TargetKind::kVulkan;
+  t.triple = "spirv";
+  t.warp_size = 32;
+  t.max_threads_per_block = 256;
+  t.max_shared_memory = 32 * 1024;
+  t.vector_bits = 128;
+  return t;
+}
+
+int parse_int_option(const std::string& spec, const std::string& key, const std::string& v, int lo,
+                     int hi) {
+  size_t used = 0;
+  long x = 0;
+  try {
+    x = std::stol(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != v.size() || x < lo || x > hi)
+    throw Error("target '" + spec + "': -" + key + "=" + v +
+                " is not valid; expected an integer in [" + std::to_string(lo) + ", " +
+                std::to_string(hi) + "]");
+  return static_cast<int>(x);
+}
+
 }  // namespace
 
 std::string Target::str() const {
@@ -54,6 +83,12 @@ std::string Target::str() const {
     }
     case TargetKind::kCuda:
       return "cuda -arch=" + mcpu;
+    case TargetKind::kVulkan:
+      return "vulkan -subgroup=" + std::to_string(warp_size) +
+             " -f16=" + (f16_arithmetic ? "1" : "0") +
+             " -storage16=" + (storage_16bit ? "1" : "0") +
+             " -max-threads=" + std::to_string(max_threads_per_block) +
+             " -shared-memory=" + std::to_string(max_shared_memory);
     default:
       return std::string(target_kind_name(kind)) + (mcpu.empty() ? "" : " -mcpu=" + mcpu);
   }
@@ -101,8 +136,29 @@ Target Target::parse(const std::string& spec) {
     }
     return cuda_target(arch);
   }
+  if (kind == "vulkan") {
+    Target t = vulkan_target();
+    for (auto& [k, v] : opts) {
+      if (k == "subgroup") {
+        t.warp_size = parse_int_option(spec, k, v, 1, 128);
+        if ((t.warp_size & (t.warp_size - 1)) != 0)
+          throw Error("target '" + spec + "': -subgroup=" + v + " is not a power of two");
+      } else if (k == "f16") {
+        t.f16_arithmetic = parse_int_option(spec, k, v, 0, 1) != 0;
+      } else if (k == "storage16") {
+        t.storage_16bit = parse_int_option(spec, k, v, 0, 1) != 0;
+      } else if (k == "max-threads") {
+        t.max_threads_per_block = parse_int_option(spec, k, v, 1, 1024);
+      } else if (k == "shared-memory") {
+        t.max_shared_memory = parse_int_option(spec, k, v, 0, 1 << 20);
+      } else {
+        throw bad_option(k, "-subgroup, -f16, -storage16, -max-threads, -shared-memory");
+      }
+    }
+    return t;
+  }
   throw Error("unknown target '" + kind + "' in '" + spec +
-              "': expected one of cpu, cuda (rocm, vulkan and metal are planned)");
+              "': expected one of cpu, cuda, vulkan (rocm and metal are planned)");
 }
 
 }  // namespace mlcc

@@ -1,6 +1,6 @@
 // A compilation target: its kind, architecture details and the limits and defaults that
 // schedules and code generators read. Parsed from strings such as "cuda -arch=sm_90",
-// "cpu -mcpu=native" or "cpu -mtriple=aarch64-linux-gnu".
+// "cpu -mcpu=native", "cpu -mtriple=aarch64-linux-gnu" or "vulkan -subgroup=32 -f16=0".
 #pragma once
 
 #include <string>
@@ -19,6 +19,10 @@ struct Target {
   int max_shared_memory = 0;  // bytes per block usable by default
   int vector_bits = 128;      // native SIMD width (CPU) or widest efficient load (GPU)
   int num_cores = 1;          // CPU: threads the parallel loops are split over by default
+  // Vulkan device capabilities the SPIR-V generator may rely on (other kinds ignore them):
+  // f16 arithmetic (Float16) and 16-bit storage buffers (StorageBuffer16BitAccess).
+  bool f16_arithmetic = true;
+  bool storage_16bit = true;
 
   bool is_gpu() const { return kind != TargetKind::kCpu; }
   // The canonical string, parseable again: "cuda -arch=sm_90".

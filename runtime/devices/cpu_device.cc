@@ -86,17 +86,30 @@ void check_library_runs_on(const Library& lib, const Device& dev) {
                 " device or compile the model for " + dev.kind());
 }
 
+#if !MLCC_WITH_VULKAN
+std::unique_ptr<Device> make_vulkan_device(int index) {
+  throw Error("cannot open device vulkan:" + std::to_string(index) +
+              ": this mlcc was built without Vulkan (no vulkan/vulkan.h at build time); rebuild "
+              "it with the Vulkan headers (Debian/Ubuntu: libvulkan-dev) installed");
+}
+#endif
+
 std::unique_ptr<Device> open_device(const std::string& name) {
   if (name == "cpu") return make_cpu_device();
-  if (name == "cuda") return make_cuda_device(0);
-  if (name.rfind("cuda:", 0) == 0) {
-    std::string n = name.substr(5);
-    bool digits =
-        !n.empty() && n.size() < 6 && n.find_first_not_of("0123456789") == std::string::npos;
-    if (digits) return make_cuda_device(std::stoi(n));
-    throw Error("unknown device '" + name + "': after \"cuda:\" give a device number, e.g. cuda:0");
+  for (const std::string kind : {"cuda", "vulkan"}) {
+    auto make = kind == "cuda" ? make_cuda_device : make_vulkan_device;
+    if (name == kind) return make(0);
+    if (name.rfind(kind + ":", 0) == 0) {
+      std::string n = name.substr(kind.size() + 1);
+      bool digits =
+          !n.empty() && n.size() < 6 && n.find_first_not_of("0123456789") == std::string::npos;
+      if (digits) return make(std::stoi(n));
+      throw Error("unknown device '" + name + "': after \"" + kind +
+                  ":\" give a device number, e.g. " + kind + ":0");
+    }
   }
-  throw Error("unknown device '" + name + "': expected \"cpu\", \"cuda\" or \"cuda:N\"");
+  throw Error("unknown device '" + name +
+              "': expected \"cpu\", \"cuda\" or \"cuda:N\", or \"vulkan\" or \"vulkan:N\"");
 }
 
 }  // namespace mlcc

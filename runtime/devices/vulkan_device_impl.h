@@ -1,0 +1,125 @@
+// Internal to the Vulkan device: the class behind open_vulkan_device, shared by
+// vulkan_device.cc (instance, memory, copies, batches) and vulkan_kernels.cc (pipelines,
+// descriptors, dispatches). Not for other code: use runtime/devices/vulkan_device.h.
+#pragma once
+
+#include <bit>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/devices/vulkan_api.h"
+#include "runtime/devices/vulkan_device.h"
+#include "runtime/error.h"
+
+namespace mlcc {
+
+class VulkanDeviceImpl final : public VulkanDevice {
+ public:
+  VulkanDeviceImpl() = default;
+  ~VulkanDeviceImpl() override;
+  // Opens the index-th usable device; the destructor cleans up after a throw halfway.
+  void init(int index);
+
+  std::string name() const override;
+  std::string kind() const override { return "vulkan"; }
+  void* alloc(size_t bytes) override;
+  void free(void* ptr) override;
+  void copy_to_device(void* dst, const void* src, size_t bytes) override;
+  void copy_to_host(void* dst, const void* src, size_t bytes) override;
+  void copy_device_to_device(void* dst, const void* src, size_t bytes) override;
+  void memset(void* dst, uint8_t value, size_t bytes) override;
+  void synchronize() override;
+  void load_kernels(const Library& lib) override;
+  void launch(size_t kernel, std::span<void* const> buffers,
+              std::span<const int64_t> scalars) override;
+  void load_spirv_kernels(const std::vector<VulkanKernelSource>& kernels) override;
+  uint64_t storage_offset_alignment() const override {
+    return props_.limits.minStorageBufferOffsetAlignment;
+  }
+  uint64_t cached_bytes() const override { return cached_bytes_; }
+
+ private:
+  // A VkBuffer with its own memory; addr is the start of its fake address range.
+  struct Block {
+    VkBuffer buffer = VK_NULL_HANDLE;
+    VkDeviceMemory memory = VK_NULL_HANDLE;
+    uint64_t size = 0;
+    uint64_t addr = 0;
+  };
+  // A device pointer resolved: its block and the byte offset into it.
+  struct Span {
+    const Block* block;
+    uint64_t offset;
+  };
+  struct Kernel {
+    KernelInfo info;
+    VkShaderModule module = VK_NULL_HANDLE;
+    VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
+    VkPipelineLayout layout = VK_NULL_HANDLE;
+    VkPipeline pipeline = VK_NULL_HANDLE;
+  };
+  // Thrown by create_buffer when the driver is out of memory, so alloc() can retry.
+  struct OutOfMemory : Error {
+    using Error::Error;
+  };
+
+  int find_memory_type(uint32_t type_bits, VkMemoryPropertyFlags required,
+                       VkMemoryPropertyFlags preferred) const;
+  Block create_buffer(uint64_t bytes, VkMemoryPropertyFlags required,
+                      VkMemoryPropertyFlags preferred, const std::string& what);
+  void destroy_block(Block& b);
+  void release_cache();
+  // Maps a device pointer (maybe inside an allocation) to its block; throws naming `what`
+  // unless [ptr, ptr + bytes) lies inside one live allocation.
+  Span resolve(const void* ptr, uint64_t bytes, const char* what) const;
+
+  // Starts the batch's command buffer if needed and puts a barrier after the previous
+  // command; call before recording each command.
+  void begin_command();
+  // Submits the batch (if any), waits for it, and recycles its descriptor sets and staging.
+  void submit_and_wait();
+
+  Kernel create_kernel(const VulkanKernelSource& src);
+  void destroy_kernels(std::vector<Kernel>& kernels);
+  VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
+
+  VulkanApi api_;
+  VkInstance instance_ = VK_NULL_HANDLE;
+  VkPhysicalDevice phys_ = VK_NULL_HANDLE;
+  VkPhysicalDeviceProperties props_{};
+  VkPhysicalDeviceMemoryProperties mem_props_{};
+  int index_ = 0;
+  uint32_t queue_family_ = 0;
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkQueue queue_ = VK_NULL_HANDLE;
+  VkCommandPool cmd_pool_ = VK_NULL_HANDLE;
+  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+  VkFence fence_ = VK_NULL_HANDLE;
+  VkPipelineCache pipeline_cache_ = VK_NULL_HANDLE;
+
+  // The batch being recorded: commands so far, staging bytes its uploads use, and the
+  // descriptor pools it allocates from (desc_pools_[desc_pool_next_] is the current one).
+  bool recording_ = false;
+  uint64_t commands_ = 0;
+  Block staging_;
+  void* staging_map_ = nullptr;
+  uint64_t staging_used_ = 0;
+  std::vector<VkDescriptorPool> desc_pools_;
+  size_t desc_pool_next_ = 0;
+
+  // Live allocations by start address; freed ones by size class, for reuse.
+  std::map<uint64_t, std::unique_ptr<Block>> live_;
+  std::multimap<uint64_t, std::unique_ptr<Block>> cache_;
+  uint64_t next_addr_ = 0, live_bytes_ = 0, cached_bytes_ = 0;
+
+  std::vector<Kernel> kernels_;
+  // Reused per launch.
+  std::vector<VkDescriptorBufferInfo> buffer_infos_;
+  std::vector<VkWriteDescriptorSet> writes_;
+  std::vector<int32_t> push_;
+};
+
+}  // namespace mlcc
