@@ -10,6 +10,7 @@
 #include <cmath>
 #include <unordered_set>
 
+#include "codegen/launch_extents.h"
 #include "codegen/llvm/codegen.h"
 #include "codegen/llvm/codegen_llvm.h"
 #include "codegen/llvm/llvm_backend.h"
@@ -26,32 +27,6 @@ namespace {
 
 constexpr unsigned kGlobalAS = 1;
 constexpr unsigned kSharedAS = 3;
-
-int axis_index(ThreadAxis a) {
-  switch (a) {
-    case ThreadAxis::kBlockX:
-    case ThreadAxis::kThreadX:
-      return 0;
-    case ThreadAxis::kBlockY:
-    case ThreadAxis::kThreadY:
-      return 1;
-    default:
-      return 2;
-  }
-}
-
-bool same_extent(const Expr& a, const Expr& b) {
-  int64_t x, y;
-  return a.same_as(b) || (is_const_int(a, &x) && is_const_int(b, &y) && x == y);
-}
-
-Expr max_extent(const Expr& a, const Expr& b) {
-  int64_t x, y;
-  if (!a.defined()) return b;
-  if (same_extent(a, b)) return a;
-  if (is_const_int(a, &x) && is_const_int(b, &y)) return make_const(a.dtype(), std::max(x, y));
-  return max(a, cast(a.dtype(), b));
-}
 
 class CodeGenNVPTX : public CodeGenLLVM {
  public:
@@ -106,7 +81,7 @@ class CodeGenNVPTX : public CodeGenLLVM {
         llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x, llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_y,
         llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_z, llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x,
         llvm::Intrinsic::nvvm_read_ptx_sreg_tid_y,   llvm::Intrinsic::nvvm_read_ptx_sreg_tid_z};
-    int axis = axis_index(op->thread_axis);
+    int axis = launch_axis_index(op->thread_axis);
     bool block = is_block_axis(op->thread_axis);
     llvm::Value* id = call_intrinsic(kRegs[(block ? 0 : 3) + axis], {}, {});
     llvm::Type* vt = llvm_type(op->var.dtype());
@@ -114,7 +89,7 @@ class CodeGenNVPTX : public CodeGenLLVM {
     llvm::Value* v = is_const_int(op->min, 0) ? idv : builder_.CreateAdd(idv, emit_expr(op->min));
     bind_var(op->var, v, non_negative(op->min));
     const Expr& launch = (block ? grid_ : block_)[axis];
-    if (same_extent(op->extent, launch)) return emit_stmt(op->body);
+    if (same_launch_extent(op->extent, launch)) return emit_stmt(op->body);
     // This loop covers fewer indices than the launch has along the axis: guard.
     llvm::Value* ext = emit_cast(op->extent.dtype(), op->var.dtype(), emit_expr(op->extent));
     llvm::Value* in_range = op->var.dtype().is_uint() ? builder_.CreateICmpULT(idv, ext)
@@ -242,24 +217,9 @@ class CodeGenNVPTX : public CodeGenLLVM {
   }
 
   void compute_launch_extents(const PrimFunc& f) {
-    grid_ = block_ = {};
-    std::unordered_set<const VarNode*> params;
-    for (const Var& v : f.scalars) params.insert(v.get());
-    pre_order_visit(f.body, [&](const Node* n) {
-      if (n->kind != NodeKind::kFor) return;
-      const auto* loop = static_cast<const ForNode*>(n);
-      if (loop->for_kind != ForKind::kThreadBinding) return;
-      pre_order_visit(evaluate(loop->extent), [&](const Node* m) {
-        if (m->kind == NodeKind::kVar && !params.count(static_cast<const VarNode*>(m)))
-          throw Error("code generation (cuda): the extent of the " +
-                      std::string(thread_axis_name(loop->thread_axis)) + " loop of kernel '" +
-                      f.name + "' uses '" + static_cast<const VarNode*>(m)->name +
-                      "', which is not a scalar parameter");
-      });
-      Expr& slot =
-          (is_block_axis(loop->thread_axis) ? grid_ : block_)[axis_index(loop->thread_axis)];
-      slot = max_extent(slot, loop->extent);
-    });
+    LaunchExtents e = collect_launch_extents(f, "cuda");
+    grid_ = e.grid;
+    block_ = e.block;
   }
 
   std::array<Expr, 3> grid_, block_;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "codegen/launch_extents.h"
 #include "codegen/spirv/codegen_spirv_impl.h"
 #include "ir/functor.h"
 #include "runtime/error.h"
@@ -17,32 +18,6 @@ using spv::Op;
 namespace spirv {
 
 namespace {
-
-int axis_index(ThreadAxis a) {
-  switch (a) {
-    case ThreadAxis::kBlockX:
-    case ThreadAxis::kThreadX:
-      return 0;
-    case ThreadAxis::kBlockY:
-    case ThreadAxis::kThreadY:
-      return 1;
-    default:
-      return 2;
-  }
-}
-
-bool same_extent(const Expr& a, const Expr& b) {
-  int64_t x, y;
-  return a.same_as(b) || (is_const_int(a, &x) && is_const_int(b, &y) && x == y);
-}
-
-Expr max_extent(const Expr& a, const Expr& b) {
-  int64_t x, y;
-  if (!a.defined()) return b;
-  if (same_extent(a, b)) return a;
-  if (is_const_int(a, &x) && is_const_int(b, &y)) return make_const(a.dtype(), std::max(x, y));
-  return max(a, cast(a.dtype(), b));
-}
 
 int64_t constant_elements(const Buffer& b) {
   int64_t n = 1;
@@ -146,21 +121,9 @@ SpirvKernel CodeGenSpirv::build(const PrimFunc& f) {
 }
 
 void CodeGenSpirv::compute_launch_extents(const PrimFunc& f) {
-  std::unordered_set<const VarNode*> params;
-  for (const Var& v : f.scalars) params.insert(v.get());
-  pre_order_visit(f.body, [&](const Node* n) {
-    if (n->kind != NodeKind::kFor) return;
-    const auto* loop = static_cast<const ForNode*>(n);
-    if (loop->for_kind != ForKind::kThreadBinding) return;
-    pre_order_visit(evaluate(loop->extent), [&](const Node* m) {
-      if (m->kind == NodeKind::kVar && !params.count(static_cast<const VarNode*>(m)))
-        fail("the extent of the " + std::string(thread_axis_name(loop->thread_axis)) +
-             " loop uses '" + static_cast<const VarNode*>(m)->name +
-             "', which is not a scalar parameter");
-    });
-    Expr& slot = (is_block_axis(loop->thread_axis) ? grid_ : block_)[axis_index(loop->thread_axis)];
-    slot = max_extent(slot, loop->extent);
-  });
+  LaunchExtents e = collect_launch_extents(f, "vulkan");
+  grid_ = e.grid;
+  block_ = e.block;
 }
 
 uint32_t CodeGenSpirv::builtin(spv::BuiltIn which, bool vec3) {
@@ -242,7 +205,7 @@ void CodeGenSpirv::emit_for(const ForNode* op) {
 
 void CodeGenSpirv::emit_thread_binding(const ForNode* op) {
   bool block = is_block_axis(op->thread_axis);
-  int axis = axis_index(op->thread_axis);
+  int axis = launch_axis_index(op->thread_axis);
   uint32_t u32 = b_.t_int(32, false);
   uint32_t ids =
       b_.op(Op::OpLoad, b_.t_vector(u32, 3),
@@ -255,7 +218,7 @@ void CodeGenSpirv::emit_thread_binding(const ForNode* op) {
   vars_[op->var.get()] = {v};
   if (non_negative(op->min)) non_negative_vars_.insert(op->var.get());
   const Expr& launch = (block ? grid_ : block_)[axis];
-  if (same_extent(op->extent, launch)) return emit_stmt(op->body);
+  if (same_launch_extent(op->extent, launch)) return emit_stmt(op->body);
   // This loop covers fewer indices than the launch has along the axis: guard.
   uint32_t ext = convert(emit_scalar(op->extent), op->extent.dtype(), t);
   uint32_t in_range =
