@@ -7,6 +7,7 @@
 
 #include <numeric>
 
+#include "codegen/non_negative.h"
 #include "ir/half.h"
 #include "ir/printer.h"
 #include "runtime/error.h"
@@ -92,39 +93,8 @@ void CodeGenLLVM::note_shape_vars(const PrimFunc& f) {
       if (d.as<VarNode>()) non_negative_vars_.insert(d.as<VarNode>());
 }
 
-// Conservative: true only when e >= 0 follows from its structure.
 bool CodeGenLLVM::non_negative(const Expr& e) const {
-  if (e.dtype().is_uint() || e.dtype().is_bool()) return true;
-  if (!e.dtype().is_int()) return false;
-  if (const auto* n = e.as<IntImmNode>()) return n->value >= 0;
-  if (const auto* n = e.as<VarNode>()) return non_negative_vars_.count(n) != 0;
-  if (const auto* n = e.as<BroadcastNode>()) return non_negative(n->value);
-  if (const auto* n = e.as<RampNode>()) return non_negative(n->base) && non_negative(n->stride);
-  if (const auto* n = e.as<CastNode>())
-    return n->value.dtype().is_integer() && n->value.dtype().bits <= n->dtype.bits &&
-           non_negative(n->value);
-  if (const auto* n = e.as<SelectNode>())
-    return non_negative(n->true_value) && non_negative(n->false_value);
-  if (const auto* n = e.as<BinaryNode>()) {
-    switch (n->kind) {
-      case NodeKind::kAdd:
-      case NodeKind::kMul:
-      case NodeKind::kDiv:
-      case NodeKind::kMin:
-      case NodeKind::kBitOr:
-      case NodeKind::kShr:
-        return non_negative(n->a) && non_negative(n->b);
-      case NodeKind::kMax:
-        return non_negative(n->a) || non_negative(n->b);
-      case NodeKind::kBitAnd:
-        return non_negative(n->a) || non_negative(n->b);
-      case NodeKind::kMod:
-        return non_negative(n->b);  // floor mod takes the divisor's sign
-      default:
-        return false;
-    }
-  }
-  return false;
+  return provably_non_negative(e, non_negative_vars_);
 }
 
 // ---- Expressions ------------------------------------------------------------------------

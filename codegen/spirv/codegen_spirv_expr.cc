@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "codegen/non_negative.h"
 #include "codegen/spirv/codegen_spirv_impl.h"
 #include "runtime/error.h"
 
@@ -49,10 +50,8 @@ uint32_t CodeGenSpirv::storage_type(DataType t) {
   if (t.is_bool() || t.is_bfloat() || t.is_handle())
     fail("storage buffers of " + to_string(t) + " are not supported");
   if (t.bits == 16) {
-    if (!target_.storage_16bit)
-      fail("buffer of " + to_string(t) +
-           " needs 16-bit storage; the target has -storage16=0 "
-           "(packed u32 buffers are not implemented yet)");
+    MLCC_CHECK(target_.storage_16bit,
+               "16-bit buffers without 16-bit storage are bound as packed u32 words");
     b_.capability(spv::Capability::StorageBuffer16BitAccess);
     return t.is_float() ? b_.t_float(16) : b_.t_int(16, t.is_int());
   }
@@ -292,38 +291,8 @@ uint32_t CodeGenSpirv::int_div_mod(const BinaryNode* op, DataType t, uint32_t a,
   return b_.op(Op::OpIAdd, ty, {r, b_.op(Op::OpSelect, ty, {fix, b, zero})});
 }
 
-// Conservative: true only when e >= 0 follows from its structure (as the LLVM backends).
 bool CodeGenSpirv::non_negative(const Expr& e) const {
-  if (e.dtype().is_uint() || e.dtype().is_bool()) return true;
-  if (!e.dtype().is_int()) return false;
-  if (const auto* n = e.as<IntImmNode>()) return n->value >= 0;
-  if (const auto* n = e.as<VarNode>()) return non_negative_vars_.count(n) != 0;
-  if (const auto* n = e.as<BroadcastNode>()) return non_negative(n->value);
-  if (const auto* n = e.as<RampNode>()) return non_negative(n->base) && non_negative(n->stride);
-  if (const auto* n = e.as<CastNode>())
-    return n->value.dtype().is_integer() && n->value.dtype().bits <= n->dtype.bits &&
-           non_negative(n->value);
-  if (const auto* n = e.as<SelectNode>())
-    return non_negative(n->true_value) && non_negative(n->false_value);
-  if (const auto* n = e.as<BinaryNode>()) {
-    switch (n->kind) {
-      case NodeKind::kAdd:
-      case NodeKind::kMul:
-      case NodeKind::kDiv:
-      case NodeKind::kMin:
-      case NodeKind::kBitOr:
-      case NodeKind::kShr:
-        return non_negative(n->a) && non_negative(n->b);
-      case NodeKind::kMax:
-      case NodeKind::kBitAnd:
-        return non_negative(n->a) || non_negative(n->b);
-      case NodeKind::kMod:
-        return non_negative(n->b);
-      default:
-        return false;
-    }
-  }
-  return false;
+  return provably_non_negative(e, non_negative_vars_);
 }
 
 // ---- Casts ------------------------------------------------------------------------------

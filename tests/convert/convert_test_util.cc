@@ -21,6 +21,16 @@ namespace mlcc::test {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
+convert::ConvertOptions convert_options(const std::string& src, const std::string& out,
+                                        const std::string& quant) {
+  convert::ConvertOptions o;
+  o.source = src;
+  o.output = out;
+  o.quantization = quant;
+  o.threads = 2;
+  return o;
+}
+
 models::LlamaConfig small_llama() {
   models::LlamaConfig c;
   c.vocab_size = 160, c.hidden_size = 64, c.intermediate_size = 96, c.num_layers = 2;

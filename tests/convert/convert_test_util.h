@@ -14,6 +14,7 @@
 #include "runtime/model.h"
 #include "tests/models/reference_llama.h"
 #include "tests/temp_dir.h"
+#include "tools/convert_weight/converter.h"
 
 namespace mlcc::test {
 
@@ -23,6 +24,11 @@ using ::mlcc::testing::TempDir;
 
 // Hidden 64, FFN 96, 2 layers, 4 heads of 16, 2 KV heads (GQA), vocab 160, untied.
 models::LlamaConfig small_llama();
+
+// Options converting `src` into `out` with `quant` on two threads (the tests' machine has
+// two cores).
+convert::ConvertOptions convert_options(const std::string& src, const std::string& out,
+                                        const std::string& quant);
 // config.json of a LlamaConfig (the fields parse_hf_config reads).
 nlohmann::json hf_config_json(const models::LlamaConfig& c);
 

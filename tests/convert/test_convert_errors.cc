@@ -23,11 +23,7 @@ namespace {
 convert::ConvertOptions hf_setup(const TempDir& tmp, const std::string& quant = "q0f32") {
   const models::LlamaConfig c = test::small_llama();
   test::write_hf_model(tmp / "hf", c, testing::random_llama_weights(c, 5), "F32");
-  convert::ConvertOptions o;
-  o.source = tmp / "hf";
-  o.output = tmp / "out";
-  o.quantization = quant;
-  return o;
+  return test::convert_options(tmp / "hf", tmp / "out", quant);
 }
 
 // The conversion fails, and the directory holds only what it held before.

@@ -148,16 +148,6 @@ GgufModel make_gguf(const models::LlamaConfig& c, const testing::Weights& w,
   return m;
 }
 
-convert::ConvertOptions options(const std::string& src, const std::string& out,
-                                const std::string& quant) {
-  convert::ConvertOptions o;
-  o.source = src;
-  o.output = out;
-  o.quantization = quant;
-  o.threads = 2;
-  return o;
-}
-
 double max_abs(const std::vector<float>& v) {
   double m = 0;
   for (float x : v) m = std::max(m, std::fabs(static_cast<double>(x)));
@@ -178,7 +168,7 @@ TEST_CASE("convert-weight: GGUF F32/F16/BF16/Q8_0/Q4_0 tensors convert to their 
   TempDir tmp;
   m.writer.write(tmp / "model.gguf");
   const convert::ConvertSummary s =
-      convert::convert_weight(options(tmp / "model.gguf", tmp / "out", "q0f32"));
+      convert::convert_weight(test::convert_options(tmp / "model.gguf", tmp / "out", "q0f32"));
   CHECK(s.source_kind == "gguf");
 
   // Exactly the file's values, un-permuted; the originals within each format's rounding.
@@ -226,7 +216,7 @@ TEST_CASE("convert-weight: GGUF in q4f16_1 quantizes the decoded weights as MLC 
   CHECK(!m.types.count("output.weight"));  // tied: no output tensor
   TempDir tmp;
   m.writer.write(tmp / "tied.gguf");
-  convert::convert_weight(options(tmp / "tied.gguf", tmp / "out", "q4f16_1"));
+  convert::convert_weight(test::convert_options(tmp / "tied.gguf", tmp / "out", "q4f16_1"));
   const testing::Weights back = test::read_converted(tmp / "out", c, "q4f16_1");
   const std::vector<float>& qkv = m.expected.at("model.layers.1.self_attn.qkv_proj.weight");
   CHECK(back.at("model.layers.1.self_attn.qkv_proj.weight") ==
@@ -254,7 +244,7 @@ TEST_CASE("convert-weight: a GGUF's rope_freqs is read back as llama3 RoPE scali
                       encode(type(TensorType::F32), div));
   TempDir tmp;
   m.writer.write(tmp / "l3.gguf");
-  convert::ConvertOptions o = options(tmp / "l3.gguf", tmp / "out", "q0f32");
+  convert::ConvertOptions o = test::convert_options(tmp / "l3.gguf", tmp / "out", "q0f32");
   convert::convert_weight(o);
   const models::LlamaConfig got =
       models::LlamaConfig::from_json(ChatConfig::read(tmp / "out").model_config);

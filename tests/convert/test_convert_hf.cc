@@ -16,20 +16,6 @@
 using namespace mlcc;
 using test::TempDir;
 
-namespace {
-
-convert::ConvertSummary convert_dir(const std::string& src, const std::string& out,
-                                    const std::string& quant) {
-  convert::ConvertOptions o;
-  o.source = src;
-  o.output = out;
-  o.quantization = quant;
-  o.threads = 2;
-  return convert::convert_weight(o);
-}
-
-}  // namespace
-
 TEST_CASE("convert-weight: HF safetensors (f32, f16, bf16, sharded) in q0f32 match the reference",
           "[convert][hf]") {
   const models::LlamaConfig c = test::small_llama();
@@ -43,7 +29,7 @@ TEST_CASE("convert-weight: HF safetensors (f32, f16, bf16, sharded) in q0f32 mat
     INFO(v.dtype << " in " << v.shards << " file(s)");
     TempDir tmp;
     test::write_hf_model(tmp / "hf", c, w, v.dtype, v.shards);
-    convert_dir(tmp / "hf", tmp / "out", "q0f32");
+    convert::convert_weight(test::convert_options(tmp / "hf", tmp / "out", "q0f32"));
     const testing::Weights stored = test::rounded(w, v.dtype);
     // The converted tensors are the checkpoint's values, exactly.
     const testing::Weights back = test::read_converted(tmp / "out", c, "q0f32");
@@ -60,7 +46,8 @@ TEST_CASE("convert-weight: HF safetensors in q4f16_1 are MLC's quantization and 
   const testing::Weights w = testing::random_llama_weights(c, 12);
   TempDir tmp;
   test::write_hf_model(tmp / "hf", c, w, "F16", 2);
-  const convert::ConvertSummary s = convert_dir(tmp / "hf", tmp / "out", "q4f16_1");
+  const convert::ConvertSummary s =
+      convert::convert_weight(test::convert_options(tmp / "hf", tmp / "out", "q4f16_1"));
   CHECK(s.source_kind == "safetensors");
   // Bit-exact with quantize_q4 of the fused f16 weights.
   const testing::Weights stored = test::rounded(w, "F16");

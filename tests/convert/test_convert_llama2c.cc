@@ -23,12 +23,9 @@ namespace {
 bool have_stories() { return std::filesystem::exists(test::kStoriesDir + "stories260K.bin"); }
 
 convert::ConvertOptions stories_options(const std::string& out, const std::string& quant) {
-  convert::ConvertOptions o;
-  o.source = test::kStoriesDir + "stories260K.bin";
+  convert::ConvertOptions o =
+      test::convert_options(test::kStoriesDir + "stories260K.bin", out, quant);
   o.tokenizer = test::kStoriesDir + "tok512.bin";
-  o.output = out;
-  o.quantization = quant;
-  o.threads = 2;
   return o;
 }
 
