@@ -1,6 +1,6 @@
 // The library writer: kernels through the tensor-IR pipeline and the target's
-// code generator, the manifest and device blobs as constant data in a small
-// host object, and lld linking both into the library.
+// code generator, the manifest and device blobs (PTX, SPIR-V) as constant data in a
+// small host object, and lld linking both into the library.
 #include "codegen/library_writer.h"
 
 #include <llvm/IR/Constants.h>
@@ -12,6 +12,7 @@
 #include "codegen/cpu_linker.h"
 #include "codegen/llvm/codegen.h"
 #include "codegen/llvm/llvm_backend.h"
+#include "codegen/spirv/codegen_spirv.h"
 #include "passes/pipeline.h"
 #include "runtime/error.h"
 #include "runtime/kernel_abi.h"
@@ -74,10 +75,12 @@ void postfix(const ir::Expr& e, const ir::PrimFunc& f, nlohmann::json& out) {
               "scalar parameters");
 }
 
-// A host object holding the manifest (and PTX) as NUL-terminated constant data,
-// plus the kernel-module globals when no CPU kernel object provides them.
+// A host object holding the manifest (and PTX) as NUL-terminated constant data, the
+// SPIR-V blob as u32 words, plus the kernel-module globals when no CPU kernel object
+// provides them.
 std::vector<uint8_t> data_object(const Target& host, const std::string& manifest,
-                                 const std::string* ptx, bool module_globals) {
+                                 const std::string* ptx, const std::vector<uint32_t>* spirv,
+                                 bool module_globals) {
   auto tm = make_target_machine(host);
   llvm::LLVMContext ctx;
   llvm::Module m("mlcc_library_data", ctx);
@@ -89,6 +92,12 @@ std::vector<uint8_t> data_object(const Target& host, const std::string& manifest
   };
   bytes("mlcc_library_manifest", manifest);
   if (ptx) bytes("mlcc_library_ptx", *ptx);
+  if (spirv) {
+    llvm::Constant* init = llvm::ConstantDataArray::get(ctx, llvm::ArrayRef<uint32_t>(*spirv));
+    auto* g = new llvm::GlobalVariable(m, init->getType(), true, llvm::GlobalValue::ExternalLinkage,
+                                       init, "mlcc_library_spirv");
+    g->setAlignment(llvm::Align(4));
+  }
   if (module_globals) {
     auto* i32 = llvm::Type::getInt32Ty(ctx);
     new llvm::GlobalVariable(m, i32, true, llvm::GlobalValue::ExternalLinkage,
@@ -110,9 +119,25 @@ nlohmann::json postfix_extent(const ir::Expr& e, const ir::PrimFunc& f) {
   return out;
 }
 
+namespace {
+
+// The manifest fields a GPU kernel is launched with: grid (and, for CUDA, block) as
+// postfix expressions over the scalars, and the workgroup memory it declares.
+void launch_fields(nlohmann::json& e, const ir::PrimFunc& k, const std::array<ir::Expr, 3>& grid,
+                   const std::array<ir::Expr, 3>* block, int shared_bytes) {
+  for (int d = 0; d < 3; ++d) {
+    e["grid"].push_back(postfix_extent(grid[d], k));
+    if (block) e["block"].push_back(postfix_extent((*block)[d], k));
+  }
+  e["shared_bytes"] = shared_bytes;
+}
+
+}  // namespace
+
 void write_library(const std::vector<ir::PrimFunc>& kernels, nlohmann::json manifest,
                    const Target& target, const std::string& so_path) {
-  if (target.kind != TargetKind::kCpu && target.kind != TargetKind::kCuda)
+  if (target.kind != TargetKind::kCpu && target.kind != TargetKind::kCuda &&
+      target.kind != TargetKind::kVulkan)
     throw Error("library: target '" + target.str() + "' has no library writer yet");
   std::vector<ir::PrimFunc> lowered;
   for (const ir::PrimFunc& k : kernels) lowered.push_back(passes::lower_for_codegen(k, target));
@@ -125,8 +150,24 @@ void write_library(const std::vector<ir::PrimFunc>& kernels, nlohmann::json mani
   if (target.kind == TargetKind::kCpu) {
     manifest["kernels"] = entries;
     objects.push_back(compile_cpu_object(lowered, target));
-    objects.push_back(data_object(target, manifest.dump(), nullptr, false));
+    objects.push_back(data_object(target, manifest.dump(), nullptr, nullptr, false));
     link_shared_library(objects, target, so_path);
+    return;
+  }
+  Target host = Target::host_cpu();
+  if (target.kind == TargetKind::kVulkan) {
+    // [count, then (word_count, words...) per kernel]: runtime/library_format.h.
+    std::vector<uint32_t> blob{static_cast<uint32_t>(lowered.size())};
+    for (size_t i = 0; i < lowered.size(); ++i) {
+      SpirvKernel sk = build_spirv_kernel(lowered[i], target);
+      launch_fields(entries[i], lowered[i], sk.grid, nullptr, sk.shared_bytes);
+      blob.push_back(static_cast<uint32_t>(sk.words.size()));
+      blob.insert(blob.end(), sk.words.begin(), sk.words.end());
+    }
+    manifest["kernels"] = entries;
+    manifest["vulkan"] = {{"subgroup_size", target.warp_size}};
+    objects.push_back(data_object(host, manifest.dump(), nullptr, &blob, true));
+    link_shared_library(objects, host, so_path);
     return;
   }
   // CUDA: the launch extents and scalar widths the runtime needs to launch each kernel.
@@ -135,17 +176,12 @@ void write_library(const std::vector<ir::PrimFunc>& kernels, nlohmann::json mani
   for (size_t i = 0; i < lowered.size(); ++i) {
     const ir::PrimFunc& k = lowered[i];
     nlohmann::json& e = entries[i];
-    for (int d = 0; d < 3; ++d) {
-      e["grid"].push_back(postfix_extent(compiled[i].grid[d], k));
-      e["block"].push_back(postfix_extent(compiled[i].block[d], k));
-    }
+    launch_fields(e, k, compiled[i].grid, &compiled[i].block, compiled[i].shared_bytes);
     e["scalar_bits"] = nlohmann::json::array();
     for (const ir::Var& v : k.scalars) e["scalar_bits"].push_back(v.dtype().bits == 64 ? 64 : 32);
-    e["shared_bytes"] = compiled[i].shared_bytes;
   }
   manifest["kernels"] = entries;
-  Target host = Target::host_cpu();
-  objects.push_back(data_object(host, manifest.dump(), &ptx, true));
+  objects.push_back(data_object(host, manifest.dump(), &ptx, nullptr, true));
   link_shared_library(objects, host, so_path);
 }
 

@@ -167,6 +167,7 @@ KernelInfo parse_kernel(const Reader& k, const std::string& target_kind) {
           dims[a], info.num_scalars,
           "library '" + k.origin() + "': manifest field '" + indexed(k.sub(key), a) + "'");
   }
+  if (k.has("shared_bytes")) info.shared_bytes = k.integer("shared_bytes", 0);
   info.scalar_bits.assign(info.num_scalars, 32);
   if (k.has("scalar_bits")) {
     const json& bits = k.array("scalar_bits");
@@ -192,6 +193,24 @@ KVCacheInfo parse_kv_cache(const Reader& kv) {
   info.dtype = kv.string("dtype");
   dtype_bytes(info.dtype,
               "library '" + kv.origin() + "': manifest field '" + kv.sub("dtype") + "'");
+  return info;
+}
+
+// "vulkan": {"subgroup_size": N}, N a power of two as the target's -subgroup allows.
+VulkanManifestInfo parse_vulkan(const Reader& r, bool required) {
+  VulkanManifestInfo info;
+  if (!r.has("vulkan")) {
+    if (required)
+      r.fail("vulkan", "a JSON object {\"subgroup_size\": N} (vulkan libraries)", nullptr);
+    return info;
+  }
+  Reader v = r.object("vulkan");
+  const char* expected = "a power of two from 1 to 128 (the target's -subgroup)";
+  const json& n = v.get("subgroup_size", expected);
+  if (!n.is_number_integer() || n.get<int64_t>() < 1 || n.get<int64_t>() > 128 ||
+      (n.get<int64_t>() & (n.get<int64_t>() - 1)) != 0)
+    v.fail(v.sub("subgroup_size"), expected, &n);
+  info.subgroup_size = n.get<int64_t>();
   return info;
 }
 
@@ -273,6 +292,7 @@ Manifest parse_manifest(const std::string& json_text, const std::string& origin)
   m.context_window = r.integer("context_window", 1);
   m.prefill_chunk_size = r.integer("prefill_chunk_size", 1);
   m.kv_cache = parse_kv_cache(r.object("kv_cache"));
+  m.vulkan = parse_vulkan(r, m.target_kind == "vulkan");
   if (m.kv_cache.num_pages * m.kv_cache.page_size < m.context_window)
     r.fail(
         "kv_cache.num_pages",

@@ -50,6 +50,16 @@ struct KernelInfo {
   // "scalar_bits" says otherwise).
   LaunchExpr grid[3], block[3];
   std::vector<int> scalar_bits;
+  // Workgroup (CUDA: static shared) memory the kernel declares, in bytes; 0 when the
+  // manifest does not say ("shared_bytes"). Vulkan refuses kernels above the device's limit.
+  int64_t shared_bytes = 0;
+};
+
+// The manifest's "vulkan" object (vulkan libraries only).
+struct VulkanManifestInfo {
+  // The -subgroup the kernels were compiled for: they need subgroups of at least this many
+  // lanes (1 for libraries of other targets).
+  int64_t subgroup_size = 1;
 };
 
 struct KVCacheInfo {
@@ -72,12 +82,13 @@ struct Manifest {
   int format_version = 0;
   std::string mlcc_version;
   std::string target;       // e.g. "cuda -arch=sm_90"
-  std::string target_kind;  // "cpu" or "cuda"
+  std::string target_kind;  // "cpu", "cuda" or "vulkan"
   nlohmann::json model;     // the normalized model config, kept as given
   std::string quantization;
   int64_t context_window = 0;
   int64_t prefill_chunk_size = 0;
   KVCacheInfo kv_cache;
+  VulkanManifestInfo vulkan;
   std::vector<ParamInfo> params;
   std::vector<KernelInfo> kernels;
   std::vector<int64_t> storages;  // bytes of each activation arena

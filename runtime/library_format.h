@@ -1,49 +1,46 @@
-// The compiled-library format: what `mlcc compile` writes
-// (codegen/library_writer) and the runtime loads (runtime/library). One shared
-// object per (model config, quantization, target). Both sides include this
-// file; DESIGN.md §6 is the summary.
+// The compiled-library format: what `mlcc compile` writes (codegen/library_writer) and the
+// runtime loads (runtime/library). One shared object per (model config, quantization,
+// target). Both sides include this file; DESIGN.md §6 is the summary.
 //
 // Exported symbols (extern "C"):
-//   const char    mlcc_library_manifest[]    NUL-terminated JSON, below
-//   const uint8_t mlcc_library_ptx[]         CUDA targets: the PTX module
-//   (NUL-terminated) int32_t       mlcc_module_abi_version    as every CPU
-//   kernel module (runtime/kernel_abi.h) MlccParallelLaunch
-//   mlcc_parallel_launch  ditto int32_t KERNEL(void* const*, const int64_t*)
-//   CPU targets: one per manifest kernel
-//   const uint32_t mlcc_library_spirv[]      Vulkan targets: the SPIR-V modules, as
-//       u32 words [kernel_count, then per kernel (manifest "kernels" order): word_count,
-//       the module's word_count words]. Each module has the GLCompute entry point "main";
-//       buffer parameter i is the storage buffer at set 0, binding i; the scalars are
-//       32-bit ints in one push-constant block at offsets 0, 4, 8...; the workgroup size is
-//       in the module and "grid" gives the vkCmdDispatch counts (no "block").
+//   const char     mlcc_library_manifest[]   NUL-terminated JSON, below
+//   const uint8_t  mlcc_library_ptx[]        CUDA targets: the PTX module (NUL-terminated)
+//   int32_t        mlcc_module_abi_version   as every CPU kernel module (runtime/kernel_abi.h)
+//   MlccParallelLaunch mlcc_parallel_launch  ditto
+//   int32_t KERNEL(void* const*, const int64_t*)   CPU targets: one per manifest kernel
+//   const uint32_t mlcc_library_spirv[]      Vulkan targets: the SPIR-V modules, as u32 words
+//       [kernel_count, then per kernel (manifest "kernels" order): word_count, the module's
+//       word_count words]. Each module has the GLCompute entry point "main"; buffer
+//       parameter i is the storage buffer at set 0, binding i; the scalars are 32-bit ints
+//       in one push-constant block at offsets 0, 4, 8...; the workgroup size is in the
+//       module and "grid" gives the vkCmdDispatch counts (no "block"). The runtime refuses
+//       a module declaring an OpCapability the device lacks (say Float16: -f16=0 avoids it).
 //
 // Manifest JSON:
 // {
 //   "format_version": 1, "mlcc_version": "0.1.0",
 //   "target": "cuda -arch=sm_90", "target_kind": "cpu" | "cuda" | "vulkan",
 //   "model": { the normalized model config (models/llama_config.h to_json) },
-//   "quantization": "q4f16_1", "context_window": 4096, "prefill_chunk_size":
-//   2048, "kv_cache": {"num_layers": L, "num_kv_heads": H, "head_dim": D,
-//   "page_size": 16,
-//                "num_pages": P, "dtype": "f16"},   // per layer: (P, 2, H, 16,
-//                D)
-//   "params": [{"name": "model.embed_tokens.q_weight", "dtype": "u32", "shape":
-//   [32000, 512]}], "kernels": [{"name": "...", "num_buffers": 4,
-//   "num_scalars": 1,
-//                "grid": [E, E, E], "block": [E, E, E]}],    // grid: CUDA and
-//                Vulkan; block: CUDA only
-//   "storages": [bytes, ...],        // activation arenas, sized at the
-//   symbolic upper bounds "memory_plan": {"param_bytes": N, "activation_bytes":
-//   N, "kv_cache_bytes": N}, "functions": {
+//   "quantization": "q4f16_1", "context_window": 4096, "prefill_chunk_size": 2048,
+//   "kv_cache": {"num_layers": L, "num_kv_heads": H, "head_dim": D, "page_size": 16,
+//                "num_pages": P, "dtype": "f16"},   // per layer: (P, 2, H, 16, D)
+//   "vulkan": {"subgroup_size": N},  // vulkan only (required there): the target's
+//                                    // -subgroup; devices with smaller subgroups refuse it
+//   "params": [{"name": "model.embed_tokens.q_weight", "dtype": "u32", "shape": [32000, 512]}],
+//   "kernels": [{"name": "...", "num_buffers": 4, "num_scalars": 1,
+//                "grid": [E, E, E], "block": [E, E, E],  // grid: CUDA and Vulkan; block: CUDA
+//                "scalar_bits": [32, 64, ...],         // optional (CUDA): each scalar's width
+//                "shared_bytes": S}],                  // optional: workgroup/shared memory
+//   "storages": [bytes, ...],        // activation arenas, sized at the symbolic upper bounds
+//   "memory_plan": {"param_bytes": N, "activation_bytes": N, "kv_cache_bytes": N},
+//   "functions": {
 //     "prefill": {
 //       "inputs":  [{"name": "tokens", "dtype": "i32", "shape": ["seq_len"]},
 //                   {"name": "page_table", "dtype": "i32", "shape": [256]}],
-//       "scalars": ["seq_len", "total_seq_len"],       // supplied by the
-//       caller, in order "outputs": [{"name": "logits", "dtype": "f32",
-//       "shape": [1, 32000]}], "num_registers": R, "code": [int64, ...] // VM
-//       bytecode, below
-//     }, "decode": ..., "embed": ..., "softmax_with_temperature": ...,
-//     "argmax": ...
+//       "scalars": ["seq_len", "total_seq_len"],       // supplied by the caller, in order
+//       "outputs": [{"name": "logits", "dtype": "f32", "shape": [1, 32000]}],
+//       "num_registers": R, "code": [int64, ...]       // VM bytecode, below
+//     }, "decode": ..., "embed": ..., "softmax_with_temperature": ..., "argmax": ...
 //   }
 // }
 // Shapes in "inputs"/"outputs" hold numbers or symbol names. E (a launch

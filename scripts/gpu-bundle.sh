@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Builds the bundle tools and writes a CUDA kernel bundle plus the runtime-only runner into
-# gpu-bundle/ (carried to the GPU machine, which has no LLVM). Used by tests/gpu/cuda.sh
-# and bench/gemv_q4_cuda.sh:  scripts/gpu-bundle.sh NAME [mlcc-make-cuda-bundle flags]
+# Builds the bundle tools and writes a kernel bundle gpu-bundle/NAME plus its runtime-only
+# runner beside it (carried to the GPU machine, which has no LLVM): mlcc-cuda-run for a
+# CUDA bundle, mlcc-vulkan-run for one made with --vulkan. Used by tests/gpu/cuda.sh,
+# tests/gpu/vulkan.sh and bench/gemv_q4_cuda.sh:
+#   scripts/gpu-bundle.sh NAME [mlcc-make-bundle flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${MLCC_BUILD_DIR:-build}
 name=$1
 shift
+runner=mlcc-cuda-run
+for a in "$@"; do
+  if [[ $a == --vulkan ]]; then runner=mlcc-vulkan-run; fi
+done
 cmake -S . -B "$BUILD" -G Ninja > /dev/null
-ninja -C "$BUILD" mlcc-make-cuda-bundle mlcc-cuda-run
+ninja -C "$BUILD" mlcc-make-bundle "$runner"
 rm -rf "gpu-bundle/$name" && mkdir -p gpu-bundle
-"$BUILD/bin/mlcc-make-cuda-bundle" "gpu-bundle/$name" "$@"
-cp "$BUILD/bin/mlcc-cuda-run" gpu-bundle/
+"$BUILD/bin/mlcc-make-bundle" "gpu-bundle/$name" "$@"
+cp "$BUILD/bin/$runner" "$(dirname "gpu-bundle/$name")/"

@@ -42,13 +42,15 @@ Target cuda_target(const std::string& arch) {
   return t;
 }
 
-// Lavapipe and NVIDIA both run these defaults: 256 invocations stays below either limit
-// and 32 KB of workgroup memory is lavapipe's maximum.
+// Every Vulkan device we know of runs these defaults, so that one library serves lavapipe
+// and NVIDIA alike: the kernels are correct on any device whose subgroups have at least
+// -subgroup lanes (8: lavapipe on AVX2; NVIDIA 32, AMD 32/64, Intel 8-32), 256
+// invocations stays below every limit, and 32 KB of workgroup memory is lavapipe's maximum.
 Target vulkan_target() {
   Target t;
   t.kind = TargetKind::kVulkan;
   t.triple = "spirv";
-  t.warp_size = 32;
+  t.warp_size = 8;
   t.max_threads_per_block = 256;
   t.max_shared_memory = 32 * 1024;
   t.vector_bits = 128;

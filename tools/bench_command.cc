@@ -169,7 +169,8 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_flag("--random-weights", o->chat.random_weights,
                 "fill the parameters with random values instead (no model directory needed; "
                 "the prompt is --prompt-length random token ids)");
-  cmd->add_option("--device", o->chat.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--device", o->chat.device, "auto, cpu, cuda[:N] or vulkan[:N]")
+      ->capture_default_str();
   cmd->add_option("--prompt", o->prompt, "prompt text (with --model)")->capture_default_str();
   cmd->add_option("--generate-length", o->generate_length, "decode steps to time")
       ->capture_default_str();

@@ -19,5 +19,6 @@ std::vector<Command> add_compiler_commands(CLI::App& app);
 Command add_convert_weight_command(CLI::App& app);  // tools/convert_weight/command.cc
 Command add_tokenize_command(CLI::App& app);        // tools/tokenize_command.cc
 Command add_bench_command(CLI::App& app);           // tools/bench_command.cc
+Command add_devices_command(CLI::App& app);         // tools/devices_command.cc
 
 }  // namespace mlcc::tools

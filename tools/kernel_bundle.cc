@@ -1,4 +1,5 @@
-// Reading and writing kernel bundles, and the error measure every numeric check uses.
+// Reading and writing kernel bundles, the error measure every numeric check uses, and
+// running one kernel on a device.
 #include "tools/kernel_bundle.h"
 
 #include <cmath>
@@ -31,10 +32,12 @@ void write_file(const std::string& path, const void* data, size_t bytes) {
 
 void write_bundle(const std::string& dir, const Bundle& b) {
   json j;
+  j["target"] = b.target;
   j["ptx"] = b.ptx_file;
   for (const Kernel& k : b.kernels) {
     json jk = {{"name", k.name},
                {"function", k.function},
+               {"spirv", k.spirv},
                {"shape", k.shape},
                {"grid", k.grid},
                {"block", k.block},
@@ -62,11 +65,14 @@ Bundle read_bundle(const std::string& dir) {
   Bundle b;
   try {
     json j = json::parse(bytes.begin(), bytes.end());
+    // Bundles from before Vulkan have no "target" nor "spirv".
+    b.target = j.value("target", "");
     b.ptx_file = j.at("ptx").get<std::string>();
     for (const json& jk : j.at("kernels")) {
       Kernel k;
       k.name = jk.at("name");
       k.function = jk.at("function");
+      k.spirv = jk.value("spirv", "");
       k.shape = jk.at("shape");
       k.grid = jk.at("grid");
       k.block = jk.at("block");
@@ -118,6 +124,37 @@ double relative_error(const std::string& dtype, const uint8_t* out, const uint8_
   }
   if (norm == 0) return diff == 0 ? 0 : INFINITY;
   return std::sqrt(diff / norm);
+}
+
+KernelInfo kernel_info(const Kernel& k) {
+  KernelInfo info;
+  info.name = k.function;
+  info.num_buffers = static_cast<int>(k.args.size());
+  info.num_scalars = static_cast<int>(k.scalars.size());
+  for (int d = 0; d < 3; ++d) {
+    info.grid[d] = LaunchExpr::constant(k.grid[d]);
+    info.block[d] = LaunchExpr::constant(k.block[d]);
+  }
+  for (const std::string& t : k.scalar_types) info.scalar_bits.push_back(t == "i64" ? 64 : 32);
+  return info;
+}
+
+Arrays run_once(Device& dev, size_t index, const Arrays& args,
+                const std::vector<int64_t>& scalars) {
+  std::vector<DeviceBuffer> bufs;
+  std::vector<void*> ptrs;
+  for (const auto& a : args) {
+    bufs.emplace_back(dev, a.size());
+    dev.copy_to_device(bufs.back().get(), a.data(), a.size());
+    ptrs.push_back(bufs.back().get());
+  }
+  dev.launch(index, ptrs, scalars);
+  Arrays out(args.size());
+  for (size_t i = 0; i < args.size(); ++i) {
+    out[i].resize(args[i].size());
+    dev.copy_to_host(out[i].data(), ptrs[i], out[i].size());
+  }
+  return out;
 }
 
 }  // namespace mlcc::bundle

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "codegen/llvm/codegen.h"
+#include "codegen/spirv/codegen_spirv.h"
 #include "ir/functor.h"
 #include "ir/half.h"
 #include "ir/interpreter.h"
@@ -224,6 +225,41 @@ CaseResult check_case(const KernelCase& c, uint64_t seed, int repeat) {
   interpret(gpu_func, gpu_out, c.scalars, gpu.warp_size);
   r.gpu_schedule_error = output_error(ref, gpu_out, expected);
   return r;
+}
+
+GpuCase gpu_case(const KernelCase& c, const Target& target, uint64_t seed) {
+  GpuCase g;
+  g.func = passes::lower_for_codegen(c.build(&target), target);
+  g.reference = c.reference_func();
+  g.inputs = case_arguments(c, g.reference, seed);
+  g.expected = g.inputs;
+  interpret(g.reference, g.expected, c.scalars);
+  g.written = written_buffers(g.reference);
+  bundle::Kernel& k = g.entry;
+  k.name = c.name;
+  k.shape = c.shape;
+  k.tolerance = c.tolerance;
+  k.function = g.func.name;
+  k.scalars = c.scalars;
+  for (const Var& v : g.func.scalars)
+    k.scalar_types.push_back(v.dtype().bits == 64 ? "i64" : "i32");
+  for (size_t i = 0; i < g.inputs.size(); ++i)
+    k.args.push_back({to_string(g.reference.buffers[i]->dtype),
+                      static_cast<int64_t>(g.inputs[i].size()),
+                      {},
+                      {},
+                      false});
+  if (target.kind == TargetKind::kVulkan) {
+    codegen::SpirvKernel sk = codegen::build_spirv_kernel(g.func, target);
+    auto values = scalar_bindings(g.func, c.scalars);
+    for (int d = 0; d < 3; ++d) {
+      k.grid[d] = codegen::eval_launch_dim(sk.grid[d], values);
+      k.block[d] = sk.block[d];
+    }
+    k.shared_bytes = sk.shared_bytes;
+    g.spirv = std::move(sk.words);
+  }
+  return g;
 }
 
 }  // namespace mlcc::check

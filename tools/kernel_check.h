@@ -1,8 +1,8 @@
 // The numeric check every backend goes through: the standard kernels at test
 // sizes, fresh random inputs, the interpreter running the unscheduled
-// definition as the reference, and the scheduled kernel compiled for the CPU
-// (or written into a CUDA bundle for the GPU machine). Used by the ctest suite,
-// `mlcc demo` and tests/gpu.
+// definition as the reference, and the scheduled kernel compiled for the CPU,
+// run on a Vulkan device, or written into a CUDA or Vulkan bundle for the GPU
+// machine. Used by the ctest suite, `mlcc demo` and tests/gpu.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 
 #include "ir/expr.h"
 #include "targets/target.h"
+#include "tools/kernel_bundle.h"
 
 namespace mlcc::check {
 
@@ -73,5 +74,21 @@ struct CaseResult {
   bool passed() const;
 };
 CaseResult check_case(const KernelCase& c, uint64_t seed, int repeat = 1);
+
+// A case scheduled and lowered for a GPU target, with fresh inputs and the
+// reference's outputs: what the Vulkan ctest and the bundles for the GPU machine
+// run and compare.
+struct GpuCase {
+  ir::PrimFunc func;       // scheduled for the target and lowered for codegen
+  ir::PrimFunc reference;  // the definition the outputs are checked against
+  // Name, shape, tolerance, scalars and each argument's dtype and size (no files
+  // yet); for a vulkan target also the kernel's name and launch shape.
+  bundle::Kernel entry;
+  Arrays inputs;    // written buffers poisoned unless the case's `prepare` filled them
+  Arrays expected;  // after the reference ran on the inputs
+  std::vector<bool> written;
+  std::vector<uint32_t> spirv;  // the SPIR-V module, for a vulkan target
+};
+GpuCase gpu_case(const KernelCase& c, const Target& target, uint64_t seed);
 
 }  // namespace mlcc::check

@@ -1,5 +1,6 @@
-// mlcc: the command line. The runtime's subcommands (tokenize, bench) are always there;
-// a build with the compiler (MLCC_WITH_LLVM) adds compile, convert-weight, demo and targets.
+// mlcc: the command line. The runtime's subcommands (tokenize, bench, devices) are always
+// there; a build with the compiler (MLCC_WITH_LLVM) adds compile, convert-weight, demo and
+// targets.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <vector>
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
 #endif
   commands.push_back(tools::add_tokenize_command(app));
   commands.push_back(tools::add_bench_command(app));
+  commands.push_back(tools::add_devices_command(app));
 
   CLI11_PARSE(app, argc, argv);
   try {

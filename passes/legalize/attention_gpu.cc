@@ -10,7 +10,8 @@
 // iteration is computed, so the page-table -> cache dependency and the DRAM latency overlap
 // the arithmetic. A key's score is the lanes' partial dots summed by a warp_shuffle_xor
 // butterfly; each group of KL lanes keeps its own online softmax (max, sum, value
-// accumulator), merged once through shared memory at the end.
+// accumulator), merged once through shared memory at the end (in prefill's query tile where
+// shared memory is short: narrow subgroups make many groups, e.g. Vulkan's -subgroup=8).
 // Measured on the H100 (f16, D=128, 32 heads): 9.7 us at 512 positions, 26 us at 2048 (1.3
 // TB/s of K/V). One block per head leaves most SMs idle and each SM can keep only so many
 // loads in flight: the next step is flash-decoding (the positions split over several
@@ -18,7 +19,7 @@
 // scratch buffer and a second launch that the one-PrimFunc contract does not have yet.
 //
 // Prefill (a block per 32 query rows and one head, 8 threads per row): tiles of 32 keys
-// (16 where shared memory is short: f32 with D=128) and their values are staged in shared
+// (16 or 8 where shared memory is short: f32 with D=128) and their values are staged in shared
 // memory (keys padded by 16 bytes per row so that the 8 threads of a row, reading 8
 // different keys, hit different banks), each thread scores tile/8 keys of its row against
 // the f32 query row in shared memory, the row's max and sum are shuffle butterflies over
@@ -382,24 +383,48 @@ PrimFunc attention_gpu(const Expr& rows, const Expr& total_len, int64_t heads,
   int64_t const_rows = 0;
   bool is_const = is_const_int(rows, &const_rows);
   bool want_decode = !is_const || const_rows == 1, want_prefill = !is_const || const_rows != 1;
+  std::vector<Buffer> dec_sh, pre_sh;
+  DecodeShape ds{};
+  PrefillShape ps{};
+  if (want_decode) {
+    ds = decode_shape(k.d, dtype, target);
+    dec_sh = decode_shared(k, ds);
+  }
+  if (want_prefill) {
+    // The widest key tile (32, 16 or 8 keys) whose buffers fit beside `beside`.
+    auto fit = [&](const std::vector<Buffer>& beside) {
+      int key_tile = 2 * kRowThreads * 2;
+      PrefillShape s = prefill_shape(k.d, dtype, target, key_tile);
+      while (key_tile > kRowThreads &&
+             shared_bytes(beside) + shared_bytes(prefill_shared(k, s)) > target.max_shared_memory)
+        s = prefill_shape(k.d, dtype, target, key_tile /= 2);
+      return s;
+    };
+    ps = fit(dec_sh);
+    pre_sh = prefill_shared(k, ps);
+    // Narrow subgroups give decode more key groups and so a larger accumulator (8 lanes:
+    // 32 x D floats); where both paths' buffers do not fit side by side, decode's
+    // accumulator lives in prefill's query tile ((32, D + 4) floats). The two paths never
+    // run in one launch (rows == 1 is uniform), so they need not be apart; targets with
+    // room (CUDA) keep them apart and their kernel as it was.
+    if (want_decode && shared_bytes(dec_sh) + shared_bytes(pre_sh) > target.max_shared_memory &&
+        ds.ng <= kRowTile) {
+      dec_sh.pop_back();
+      ps = fit(dec_sh);
+      pre_sh = prefill_shared(k, ps);
+      dec_sh.push_back(pre_sh[0]);
+    }
+  }
   std::vector<Buffer> shared;
   Stmt decode, prefill;
   if (want_decode) {
-    DecodeShape s = decode_shape(k.d, dtype, target);
-    std::vector<Buffer> sh = decode_shared(k, s);
-    decode = decode_path(k, s, sh);
-    shared.insert(shared.end(), sh.begin(), sh.end());
+    decode = decode_path(k, ds, dec_sh);
+    for (const Buffer& b : dec_sh)
+      if (!want_prefill || !b.same_as(pre_sh[0])) shared.push_back(b);
   }
   if (want_prefill) {
-    // The widest key tile (32 or 16 keys) whose buffers fit beside the decode path's.
-    int key_tile = 2 * kRowThreads * 2;
-    PrefillShape s = prefill_shape(k.d, dtype, target, key_tile);
-    while (key_tile > kRowThreads &&
-           shared_bytes(shared) + shared_bytes(prefill_shared(k, s)) > target.max_shared_memory)
-      s = prefill_shape(k.d, dtype, target, key_tile /= 2);
-    std::vector<Buffer> sh = prefill_shared(k, s);
-    prefill = prefill_path(k, s, sh);
-    shared.insert(shared.end(), sh.begin(), sh.end());
+    prefill = prefill_path(k, ps, pre_sh);
+    shared.insert(shared.end(), pre_sh.begin(), pre_sh.end());
   }
   if (shared_bytes(shared) > target.max_shared_memory)
     throw Error("attention (gpu): head_dim " + std::to_string(k.d) + " in " + to_string(dtype) +

@@ -21,6 +21,9 @@ namespace mlcc {
   X(vkDestroyInstance)                        \
   X(vkEnumeratePhysicalDevices)               \
   X(vkGetPhysicalDeviceProperties)            \
+  X(vkGetPhysicalDeviceProperties2)           \
+  X(vkGetPhysicalDeviceFeatures2)             \
+  X(vkEnumerateDeviceExtensionProperties)     \
   X(vkGetPhysicalDeviceQueueFamilyProperties) \
   X(vkGetPhysicalDeviceMemoryProperties)      \
   X(vkCreateDevice)                           \
@@ -43,7 +46,7 @@ namespace mlcc {
   X(vkAllocateCommandBuffers)      \
   X(vkBeginCommandBuffer)          \
   X(vkEndCommandBuffer)            \
-  X(vkResetCommandBuffer)          \
+  X(vkResetCommandPool)            \
   X(vkQueueSubmit)                 \
   X(vkCreateFence)                 \
   X(vkDestroyFence)                \

@@ -17,6 +17,8 @@ namespace {
 constexpr uint64_t kAddressBase = uint64_t{1} << 40;  // far from null and from small ints
 constexpr uint64_t kAddressGap = uint64_t{1} << 16;   // between ranges: catches overruns
 constexpr uint64_t kStagingBytes = uint64_t{32} << 20;
+// Commands in the first part of a batch submitted early, doubling per part up to the most.
+constexpr uint64_t kFirstPartCommands = 8, kMaxPartCommands = 256;
 
 uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 
@@ -28,32 +30,19 @@ uint64_t size_class(uint64_t bytes) {
   return round_up(bytes, uint64_t{16} << 20);
 }
 
-const char* device_type_name(VkPhysicalDeviceType t) {
-  switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
-      return "integrated gpu";
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
-      return "discrete gpu";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
-      return "virtual gpu";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU:
-      return "cpu";
-    default:
-      return "other";
-  }
-}
-
 const char* kNoDriverHint =
     "install a Vulkan driver (e.g. mesa-vulkan-drivers, or the GPU vendor's) and check "
     "VK_ICD_FILENAMES / VK_DRIVER_FILES if set";
 
-// A Vulkan 1.1 instance, or VK_NULL_HANDLE when the loader finds no driver at all.
+// An instance for Vulkan up to kVulkanApiVersion (1.1 loaders accept a newer version and
+// the devices then offer min(theirs, it)), or VK_NULL_HANDLE when the loader finds no driver at
+// all.
 VkInstance create_instance(VulkanApi& api) {
   VkApplicationInfo app{};
   app.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO;
   app.pApplicationName = "mlcc";
   app.pEngineName = "mlcc";
-  app.apiVersion = VK_API_VERSION_1_1;
+  app.apiVersion = kVulkanApiVersion;
   VkInstanceCreateInfo info{};
   info.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO;
   info.pApplicationInfo = &app;
@@ -93,12 +82,6 @@ std::vector<VkPhysicalDevice> usable_devices(const VulkanApi& api, VkInstance in
   return usable;
 }
 
-std::string describe(const VulkanApi& api, VkPhysicalDevice pd) {
-  VkPhysicalDeviceProperties p;
-  api.vkGetPhysicalDeviceProperties(pd, &p);
-  return fmt::format("{} [{}]", p.deviceName, device_type_name(p.deviceType));
-}
-
 }  // namespace
 
 VulkanDeviceImpl::~VulkanDeviceImpl() {
@@ -110,7 +93,8 @@ VulkanDeviceImpl::~VulkanDeviceImpl() {
     destroy_block(staging_);
     for (VkDescriptorPool p : desc_pools_) api_.vkDestroyDescriptorPool(device_, p, nullptr);
     if (pipeline_cache_) api_.vkDestroyPipelineCache(device_, pipeline_cache_, nullptr);
-    if (fence_) api_.vkDestroyFence(device_, fence_, nullptr);
+    for (Part& p : parts_)
+      if (p.fence) api_.vkDestroyFence(device_, p.fence, nullptr);
     if (cmd_pool_) api_.vkDestroyCommandPool(device_, cmd_pool_, nullptr);
     api_.vkDestroyDevice(device_, nullptr);
   }
@@ -131,13 +115,18 @@ void VulkanDeviceImpl::init(int index) {
   if (index < 0 || static_cast<size_t>(index) >= devices.size()) {
     std::string names;
     for (size_t i = 0; i < devices.size(); ++i)
-      names += fmt::format("{}vulkan:{} {}", i ? ", " : "", i, describe(api_, devices[i]));
+      names += fmt::format("{}vulkan:{} {}", i ? ", " : "", i,
+                           query_vulkan_device(api_, devices[i], static_cast<int>(i)).describe());
     throw Error(fmt::format("there is no Vulkan device {}: expected an index below {} ({})", index,
                             devices.size(), names));
   }
   index_ = index;
   phys_ = devices[index];
   api_.vkGetPhysicalDeviceProperties(phys_, &props_);
+  // Every feature kernels may need that the device has is enabled: kernels are checked
+  // against info_ when they load (vulkan_kernels.cc), not here.
+  VulkanFeatureChain features;
+  info_ = query_vulkan_device(api_, phys_, index, &features);
   api_.vkGetPhysicalDeviceMemoryProperties(phys_, &mem_props_);
   queue_family_ = static_cast<uint32_t>(compute_queue_family(api_, phys_));
 
@@ -151,6 +140,9 @@ void VulkanDeviceImpl::init(int index) {
   dinfo.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO;
   dinfo.queueCreateInfoCount = 1;
   dinfo.pQueueCreateInfos = &q;
+  dinfo.pNext = &features.core;
+  dinfo.enabledExtensionCount = static_cast<uint32_t>(features.extensions.size());
+  dinfo.ppEnabledExtensionNames = features.extensions.data();
   vk_check(api_.vkCreateDevice(phys_, &dinfo, nullptr, &device_), "vkCreateDevice");
   try {
     api_.load_device(device_);
@@ -165,20 +157,9 @@ void VulkanDeviceImpl::init(int index) {
   api_.vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
 
   VkCommandPoolCreateInfo pinfo{};
-
   pinfo.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
-  pinfo.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
   pinfo.queueFamilyIndex = queue_family_;
   vk_check(api_.vkCreateCommandPool(device_, &pinfo, nullptr, &cmd_pool_), "vkCreateCommandPool");
-  VkCommandBufferAllocateInfo cinfo{};
-  cinfo.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
-  cinfo.commandPool = cmd_pool_;
-  cinfo.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-  cinfo.commandBufferCount = 1;
-  vk_check(api_.vkAllocateCommandBuffers(device_, &cinfo, &cmd_), "vkAllocateCommandBuffers");
-  VkFenceCreateInfo finfo{};
-  finfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
-  vk_check(api_.vkCreateFence(device_, &finfo, nullptr, &fence_), "vkCreateFence");
   VkPipelineCacheCreateInfo pcinfo{};
   pcinfo.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO;
   vk_check(api_.vkCreatePipelineCache(device_, &pcinfo, nullptr, &pipeline_cache_),
@@ -332,16 +313,35 @@ VulkanDeviceImpl::Span VulkanDeviceImpl::resolve(const void* ptr, uint64_t bytes
 
 void VulkanDeviceImpl::begin_command() {
   if (!recording_) {
+    recording_ = true;
+    commands_ = 0;
+    part_ = 0;
+    flush_at_ = kFirstPartCommands;
+  }
+  if (cmd_ == VK_NULL_HANDLE) {
+    if (part_ == parts_.size()) {
+      Part p;
+      VkCommandBufferAllocateInfo cinfo{};
+      cinfo.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+      cinfo.commandPool = cmd_pool_;
+      cinfo.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+      cinfo.commandBufferCount = 1;
+      vk_check(api_.vkAllocateCommandBuffers(device_, &cinfo, &p.cmd), "vkAllocateCommandBuffers");
+      VkFenceCreateInfo finfo{};
+      finfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
+      vk_check(api_.vkCreateFence(device_, &finfo, nullptr, &p.fence), "vkCreateFence");
+      parts_.push_back(p);
+    }
+    cmd_ = parts_[part_].cmd;
     VkCommandBufferBeginInfo info{};
     info.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
     info.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     vk_check(api_.vkBeginCommandBuffer(cmd_, &info), "vkBeginCommandBuffer");
-    recording_ = true;
-    commands_ = 0;
+    part_commands_ = 0;
   }
   if (commands_ > 0) {
     // Every command may read what the one before wrote: one global barrier between them
-    // covers kernels, copies and fills alike.
+    // covers kernels, copies and fills alike, also across parts (submission order).
     VkMemoryBarrier mb{};
     mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
@@ -352,33 +352,54 @@ void VulkanDeviceImpl::begin_command() {
     api_.vkCmdPipelineBarrier(cmd_, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
   }
   ++commands_;
+  ++part_commands_;
 }
 
-void VulkanDeviceImpl::submit_and_wait() {
-  if (!recording_) return;
-  recording_ = false;
-  // Make the batch's writes (copies into staging above all) visible to the host.
-  VkMemoryBarrier mb{};
-  mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
-  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-  mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-  api_.vkCmdPipelineBarrier(cmd_,
-                            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-                            VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+void VulkanDeviceImpl::submit_part(VkFence fence) {
   vk_check(api_.vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
   VkSubmitInfo submit{};
   submit.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
   submit.commandBufferCount = 1;
   submit.pCommandBuffers = &cmd_;
-  vk_check(api_.vkQueueSubmit(queue_, 1, &submit, fence_), "vkQueueSubmit");
-  vk_check(api_.vkWaitForFences(device_, 1, &fence_, VK_TRUE, UINT64_MAX),
+  vk_check(api_.vkQueueSubmit(queue_, 1, &submit, fence), "vkQueueSubmit");
+  cmd_ = VK_NULL_HANDLE;
+  ++part_;
+}
+
+void VulkanDeviceImpl::flush_part() {
+  if (cmd_ == VK_NULL_HANDLE || part_commands_ < flush_at_) return;
+  submit_part(parts_[part_].fence);
+  // Small parts first get the GPU going; larger ones later keep submits few.
+  flush_at_ = std::min(flush_at_ * 2, kMaxPartCommands);
+}
+
+void VulkanDeviceImpl::submit_and_wait() {
+  if (!recording_) return;
+  recording_ = false;
+  if (cmd_ != VK_NULL_HANDLE) {
+    // Make the batch's writes (copies into staging above all) visible to the host.
+    VkMemoryBarrier mb{};
+    mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+    api_.vkCmdPipelineBarrier(cmd_,
+                              VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                              VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+    submit_part(parts_[part_].fence);
+  }
+  std::vector<VkFence> fences;
+  for (size_t i = 0; i < part_; ++i) fences.push_back(parts_[i].fence);
+  vk_check(api_.vkWaitForFences(device_, static_cast<uint32_t>(fences.size()), fences.data(),
+                                VK_TRUE, UINT64_MAX),
            "waiting for the batch of " + std::to_string(commands_) + " commands");
-  vk_check(api_.vkResetFences(device_, 1, &fence_), "vkResetFences");
-  vk_check(api_.vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
+  vk_check(api_.vkResetFences(device_, static_cast<uint32_t>(fences.size()), fences.data()),
+           "vkResetFences");
+  vk_check(api_.vkResetCommandPool(device_, cmd_pool_, 0), "vkResetCommandPool");
   for (VkDescriptorPool p : desc_pools_) api_.vkResetDescriptorPool(device_, p, 0);
   desc_pool_next_ = 0;
   staging_used_ = 0;
   commands_ = 0;
+  part_ = 0;
 }
 
 void VulkanDeviceImpl::copy_to_device(void* dst, const void* src, size_t bytes) {
@@ -466,18 +487,26 @@ std::unique_ptr<Device> make_vulkan_device(int index) {
   }
 }
 
-std::vector<std::string> list_vulkan_devices() {
+std::vector<VulkanDeviceInfo> query_vulkan_devices() {
   VulkanApi api = VulkanApi::load();
   VkInstance instance = create_instance(api);
   if (instance == VK_NULL_HANDLE) return {};
-  std::vector<std::string> names;
+  std::vector<VulkanDeviceInfo> infos;
   try {
-    for (VkPhysicalDevice pd : usable_devices(api, instance)) names.push_back(describe(api, pd));
+    std::vector<VkPhysicalDevice> devices = usable_devices(api, instance);
+    for (size_t i = 0; i < devices.size(); ++i)
+      infos.push_back(query_vulkan_device(api, devices[i], static_cast<int>(i)));
   } catch (...) {
     api.vkDestroyInstance(instance, nullptr);
     throw;
   }
   api.vkDestroyInstance(instance, nullptr);
+  return infos;
+}
+
+std::vector<std::string> list_vulkan_devices() {
+  std::vector<std::string> names;
+  for (const VulkanDeviceInfo& d : query_vulkan_devices()) names.push_back(d.describe());
   return names;
 }
 

@@ -1,6 +1,7 @@
 // Internal to the Vulkan device: the class behind open_vulkan_device, shared by
-// vulkan_device.cc (instance, memory, copies, batches) and vulkan_kernels.cc (pipelines,
-// descriptors, dispatches). Not for other code: use runtime/devices/vulkan_device.h.
+// vulkan_device.cc (instance, memory, copies, batches), vulkan_kernels.cc (requirement
+// checks, pipelines, descriptors, dispatches) and vulkan_features.cc (what a device
+// offers). Not for other code: use runtime/devices/vulkan_device.h.
 #pragma once
 
 #include <bit>
@@ -15,6 +16,45 @@
 #include "runtime/error.h"
 
 namespace mlcc {
+
+// The feature structs of one physical device, chained for vkGetPhysicalDeviceFeatures2 and
+// then passed to vkCreateDevice: after query_vulkan_device they hold what to enable (what
+// the device supports of what kernels may need), with the extensions a Vulkan 1.1 device
+// needs for them. Not copyable: the structs point at each other.
+struct VulkanFeatureChain {
+  VkPhysicalDeviceFeatures2 core{};
+  VkPhysicalDevice16BitStorageFeatures storage16{};
+  VkPhysicalDeviceShaderFloat16Int8Features float16_int8{};  // Vulkan 1.2 or the extension
+  VkPhysicalDevice8BitStorageFeatures storage8{};            // Vulkan 1.2 or the extension
+  std::vector<const char*> extensions;
+
+  VulkanFeatureChain() = default;
+  VulkanFeatureChain(const VulkanFeatureChain&) = delete;
+  VulkanFeatureChain& operator=(const VulkanFeatureChain&) = delete;
+};
+
+// Everything mlcc needs to know of physical device `pd` (vulkan:`index`); fills `chain`
+// with what to enable when it is given.
+VulkanDeviceInfo query_vulkan_device(const VulkanApi& api, VkPhysicalDevice pd, int index,
+                                     VulkanFeatureChain* chain = nullptr);
+
+// A SPIR-V capability a kernel may declare: its OpCapability number and name, what the
+// device must have for it (for messages), and the target option that compiles kernels
+// without it (nullptr where there is none).
+struct VulkanCapability {
+  uint32_t id;
+  const char* name;
+  const char* needs;
+  bool (*supported)(const VulkanDeviceInfo&);
+  const char* fix;
+};
+// nullptr for a capability the runtime does not know (and so cannot enable).
+const VulkanCapability* find_vulkan_capability(uint32_t id);
+// "Shader, Float16, ..." for messages.
+std::string known_vulkan_capabilities();
+
+// The Vulkan version mlcc asks the instance for: the newest whose features it may use.
+inline constexpr uint32_t kVulkanApiVersion = VK_API_VERSION_1_3;
 
 class VulkanDeviceImpl final : public VulkanDevice {
  public:
@@ -40,6 +80,7 @@ class VulkanDeviceImpl final : public VulkanDevice {
     return props_.limits.minStorageBufferOffsetAlignment;
   }
   uint64_t cached_bytes() const override { return cached_bytes_; }
+  const VulkanDeviceInfo& info() const override { return info_; }
 
  private:
   // A VkBuffer with its own memory; addr is the start of its fake address range.
@@ -82,6 +123,13 @@ class VulkanDeviceImpl final : public VulkanDevice {
   // Submits the batch (if any), waits for it, and recycles its descriptor sets and staging.
   void submit_and_wait();
 
+  // load_spirv_kernels for kernels compiled for `target` (the library's, or "vulkan"), which
+  // error messages change to say what to recompile with.
+  void load_sources(const std::vector<VulkanKernelSource>& sources, const std::string& target);
+  // Throws unless the device has what the kernel needs: its subgroup size, SPIR-V version and
+  // capabilities, workgroup memory and size, push constants and bindings.
+  void check_requirements(const VulkanKernelSource& src, const std::string& target) const;
+  // The pipeline of a kernel check_requirements accepted.
   Kernel create_kernel(const VulkanKernelSource& src);
   void destroy_kernels(std::vector<Kernel>& kernels);
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
@@ -90,15 +138,29 @@ class VulkanDeviceImpl final : public VulkanDevice {
   VkInstance instance_ = VK_NULL_HANDLE;
   VkPhysicalDevice phys_ = VK_NULL_HANDLE;
   VkPhysicalDeviceProperties props_{};
+  VulkanDeviceInfo info_;
   VkPhysicalDeviceMemoryProperties mem_props_{};
   int index_ = 0;
   uint32_t queue_family_ = 0;
   VkDevice device_ = VK_NULL_HANDLE;
   VkQueue queue_ = VK_NULL_HANDLE;
   VkCommandPool cmd_pool_ = VK_NULL_HANDLE;
-  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
-  VkFence fence_ = VK_NULL_HANDLE;
   VkPipelineCache pipeline_cache_ = VK_NULL_HANDLE;
+
+  // A batch goes to the GPU in parts: a part is submitted (without waiting) once it holds
+  // flush_at_ commands, so that the GPU starts on a forward pass while the rest is being
+  // recorded; submit_and_wait submits the last part and waits for all. parts_[part_] is
+  // the one recording (cmd_), each with the fence of its submission.
+  struct Part {
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    VkFence fence = VK_NULL_HANDLE;
+  };
+  void flush_part();
+  void submit_part(VkFence fence);
+  std::vector<Part> parts_;
+  size_t part_ = 0;
+  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+  uint64_t part_commands_ = 0, flush_at_ = 0;
 
   // The batch being recorded: commands so far, staging bytes its uploads use, and the
   // descriptor pools it allocates from (desc_pools_[desc_pool_next_] is the current one).

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <sstream>
 
 #include "runtime/devices/vulkan_device_impl.h"
 #include "runtime/library.h"
@@ -15,6 +16,7 @@ namespace mlcc {
 namespace {
 
 constexpr uint32_t kSpirvMagic = 0x07230203;
+constexpr uint32_t kOpCapability = 17;
 constexpr uint32_t kOpEntryPoint = 15;
 constexpr uint32_t kExecutionModelGLCompute = 5;
 constexpr uint32_t kOpExecutionMode = 16;
@@ -23,10 +25,20 @@ constexpr uint32_t kExecutionModeLocalSize = 17;
 constexpr uint64_t kMaxBatchCommands = 4096;
 constexpr uint32_t kPoolSets = 1024, kPoolBuffersPerSet = 8;
 
+// What a module asks of the device: its SPIR-V version, capabilities and workgroup size.
+struct SpirvModuleInfo {
+  uint32_t version = 0;  // 0x00010300 for SPIR-V 1.3
+  std::vector<uint32_t> capabilities;
+  std::array<uint32_t, 3> local_size = {0, 0, 0};  // {0, 0, 0} when given otherwise (LocalSizeId)
+};
+
+std::string spirv_version_name(uint32_t v) {
+  return fmt::format("{}.{}", (v >> 16) & 0xff, (v >> 8) & 0xff);
+}
+
 // Throws unless `words` is a SPIR-V module with a GLCompute entry point "main": checked here
-// because drivers without validation layers may crash on malformed modules. Returns the
-// entry point's LocalSize ({0, 0, 0} when given otherwise, e.g. by LocalSizeId).
-std::array<uint32_t, 3> check_spirv(const std::vector<uint32_t>& words, const std::string& kernel) {
+// because drivers without validation layers may crash on malformed modules.
+SpirvModuleInfo check_spirv(const std::vector<uint32_t>& words, const std::string& kernel) {
   auto fail = [&](const std::string& why) {
     throw Error("vulkan device: kernel '" + kernel + "' is not usable SPIR-V: " + why);
   };
@@ -35,15 +47,17 @@ std::array<uint32_t, 3> check_spirv(const std::vector<uint32_t>& words, const st
         fmt::format("{} words starting with {:#010x}; expected a module starting with the "
                     "magic number 0x07230203",
                     words.size(), words.empty() ? 0u : words[0]));
+  SpirvModuleInfo info;
+  info.version = words[1];
   // Entry points come before execution modes, so one pass finds both.
   bool found = false;
   uint32_t entry_id = 0;
-  std::array<uint32_t, 3> local_size = {0, 0, 0};
   for (size_t i = 5; i < words.size();) {
     uint32_t count = words[i] >> 16, opcode = words[i] & 0xffff;
     if (count == 0 || i + count > words.size())
       fail(fmt::format("instruction at word {} has word count {}, past the module's {} words", i,
                        count, words.size()));
+    if (opcode == kOpCapability && count == 2) info.capabilities.push_back(words[i + 1]);
     if (opcode == kOpEntryPoint && count >= 4 && words[i + 1] == kExecutionModelGLCompute &&
         !found) {
       const char* name = reinterpret_cast<const char*>(&words[i + 3]);
@@ -55,12 +69,29 @@ std::array<uint32_t, 3> check_spirv(const std::vector<uint32_t>& words, const st
     }
     if (opcode == kOpExecutionMode && count == 6 && found && words[i + 1] == entry_id &&
         words[i + 2] == kExecutionModeLocalSize)
-      local_size = {words[i + 3], words[i + 4], words[i + 5]};
+      info.local_size = {words[i + 3], words[i + 4], words[i + 5]};
     i += count;
   }
   if (!found)
     fail("it has no OpEntryPoint GLCompute \"main\"; expected the compute entry point \"main\"");
-  return local_size;
+  return info;
+}
+
+// `target` with `option` ("-f16=0") in place of its own value of that key, or added: the
+// --target to recompile with, keeping the rest of what the kernels were compiled for.
+std::string with_option(const std::string& target, const std::string& option) {
+  std::string key = option.substr(0, option.find('=') + 1);
+  std::istringstream in(target.empty() ? "vulkan" : target);
+  std::string out, tok;
+  bool replaced = false;
+  while (in >> tok) {
+    if (tok.rfind(key, 0) == 0) {
+      tok = option;
+      replaced = true;
+    }
+    out += (out.empty() ? "" : " ") + tok;
+  }
+  return replaced ? out : out + " " + option;
 }
 
 }  // namespace
@@ -68,6 +99,14 @@ std::array<uint32_t, 3> check_spirv(const std::vector<uint32_t>& words, const st
 void VulkanDeviceImpl::load_kernels(const Library& lib) {
   check_library_runs_on(lib, *this);
   const Manifest& m = lib.manifest();
+  // Shuffles assume subgroups of at least the compiled size: with fewer lanes they would
+  // read lanes of another subgroup and give wrong results without any error.
+  if (m.vulkan.subgroup_size > int64_t{info_.subgroup_size})
+    throw Error(fmt::format(
+        "library '{}' was compiled for subgroups of {} lanes (target \"{}\"); {} has subgroups "
+        "of {} lanes: recompile with --target \"{}\"",
+        lib.path(), m.vulkan.subgroup_size, m.target, name(), info_.subgroup_size,
+        with_option(m.target, "-subgroup=" + std::to_string(info_.subgroup_size))));
   const auto& modules = lib.spirv();
   if (modules.size() != m.kernels.size())
     throw Error(
@@ -78,15 +117,23 @@ void VulkanDeviceImpl::load_kernels(const Library& lib) {
   for (size_t i = 0; i < sources.size(); ++i) {
     sources[i].info = m.kernels[i];
     sources[i].spirv.assign(modules[i].begin(), modules[i].end());
+    sources[i].subgroup_size = static_cast<uint32_t>(m.vulkan.subgroup_size);
   }
   try {
-    load_spirv_kernels(sources);
+    load_sources(sources, m.target);
   } catch (const Error& e) {
     throw Error("library '" + lib.path() + "': " + e.what());
   }
 }
 
 void VulkanDeviceImpl::load_spirv_kernels(const std::vector<VulkanKernelSource>& sources) {
+  load_sources(sources, "vulkan");
+}
+
+void VulkanDeviceImpl::load_sources(const std::vector<VulkanKernelSource>& sources,
+                                    const std::string& target) {
+  // Everything is checked before the first pipeline is made: a refusal costs no compiles.
+  for (const VulkanKernelSource& src : sources) check_requirements(src, target);
   // Recorded launches name the old pipelines: run them before those go.
   submit_and_wait();
   std::vector<Kernel> loaded;
@@ -100,11 +147,52 @@ void VulkanDeviceImpl::load_spirv_kernels(const std::vector<VulkanKernelSource>&
   kernels_ = std::move(loaded);
 }
 
-VulkanDeviceImpl::Kernel VulkanDeviceImpl::create_kernel(const VulkanKernelSource& src) {
+void VulkanDeviceImpl::check_requirements(const VulkanKernelSource& src,
+                                          const std::string& target) const {
   const KernelInfo& k = src.info;
-  std::array<uint32_t, 3> local = check_spirv(src.spirv, k.name);
+  SpirvModuleInfo mod = check_spirv(src.spirv, k.name);
+  if (src.subgroup_size > info_.subgroup_size)
+    throw Error(fmt::format(
+        "vulkan device: kernel '{}' was compiled for subgroups of {} lanes; {} has subgroups of "
+        "{} lanes: recompile it with --target \"{}\"",
+        k.name, src.subgroup_size, name(), info_.subgroup_size,
+        with_option(target, "-subgroup=" + std::to_string(info_.subgroup_size))));
+  if (mod.version > info_.max_spirv_version)
+    throw Error(fmt::format(
+        "vulkan device: kernel '{}' is SPIR-V {}; {} reads SPIR-V up to {} (Vulkan {}.{}): "
+        "compile it for SPIR-V {} or older, or run it on a device with a newer Vulkan",
+        k.name, spirv_version_name(mod.version), name(),
+        spirv_version_name(info_.max_spirv_version), VK_API_VERSION_MAJOR(info_.api_version),
+        VK_API_VERSION_MINOR(info_.api_version), spirv_version_name(info_.max_spirv_version)));
+  // A driver may crash, or fail without saying why, on a module using what it lacks.
+  for (uint32_t id : mod.capabilities) {
+    const VulkanCapability* cap = find_vulkan_capability(id);
+    if (cap == nullptr)
+      throw Error(fmt::format(
+          "vulkan device: kernel '{}' declares SPIR-V capability {}, which this runtime does "
+          "not know how to enable on Vulkan; expected only {}",
+          k.name, id, known_vulkan_capabilities()));
+    if (cap->supported(info_)) continue;
+    std::string todo =
+        cap->fix != nullptr
+            ? fmt::format("recompile with --target \"{}\"", with_option(target, cap->fix))
+            : "no target option avoids it: run it on a device that has it (`mlcc devices` "
+              "lists what each device supports)";
+    throw Error(fmt::format(
+        "vulkan device: kernel '{}' declares SPIR-V capability {}, which needs {}; {} does not "
+        "support it: {}",
+        k.name, cap->name, cap->needs, name(), todo));
+  }
   const VkPhysicalDeviceLimits& lim = props_.limits;
+  if (k.shared_bytes > lim.maxComputeSharedMemorySize)
+    throw Error(fmt::format(
+        "vulkan device: kernel '{}' uses {} bytes of workgroup memory (manifest "
+        "\"shared_bytes\"); {} allows at most {} bytes per workgroup "
+        "(maxComputeSharedMemorySize): recompile with --target \"{}\"",
+        k.name, k.shared_bytes, name(), lim.maxComputeSharedMemorySize,
+        with_option(target, "-shared-memory=" + std::to_string(lim.maxComputeSharedMemorySize))));
   // Drivers need not check the workgroup size against their limits (lavapipe does not).
+  const std::array<uint32_t, 3>& local = mod.local_size;
   uint64_t invocations = uint64_t{local[0]} * local[1] * local[2];
   for (int a = 0; a < 3; ++a)
     if (local[a] > lim.maxComputeWorkGroupSize[a] ||
@@ -112,10 +200,12 @@ VulkanDeviceImpl::Kernel VulkanDeviceImpl::create_kernel(const VulkanKernelSourc
       throw Error(fmt::format(
           "vulkan device: kernel '{}' has workgroup size ({}, {}, {}); {} allows at most "
           "({}, {}, {}) and {} invocations per workgroup; compile the model for this device's "
-          "limits",
+          "limits (--target \"{}\")",
           k.name, local[0], local[1], local[2], name(), lim.maxComputeWorkGroupSize[0],
           lim.maxComputeWorkGroupSize[1], lim.maxComputeWorkGroupSize[2],
-          lim.maxComputeWorkGroupInvocations));
+          lim.maxComputeWorkGroupInvocations,
+          with_option(target, "-max-threads=" + std::to_string(std::min<uint32_t>(
+                                                    lim.maxComputeWorkGroupInvocations, 1024)))));
   uint32_t push_bytes = 4 * static_cast<uint32_t>(k.num_scalars);
   if (push_bytes > lim.maxPushConstantsSize)
     throw Error(
@@ -127,6 +217,11 @@ VulkanDeviceImpl::Kernel VulkanDeviceImpl::create_kernel(const VulkanKernelSourc
         fmt::format("vulkan device: kernel '{}' has {} buffer parameters; {} binds at "
                     "most {} storage buffers per kernel",
                     k.name, k.num_buffers, name(), lim.maxPerStageDescriptorStorageBuffers));
+}
+
+VulkanDeviceImpl::Kernel VulkanDeviceImpl::create_kernel(const VulkanKernelSource& src) {
+  const KernelInfo& k = src.info;
+  uint32_t push_bytes = 4 * static_cast<uint32_t>(k.num_scalars);
   Kernel out;
   out.info = k;
   std::vector<Kernel> guard;  // destroys what was made if a later step throws
@@ -300,6 +395,7 @@ void VulkanDeviceImpl::launch(size_t kernel, std::span<void* const> buffers,
     api_.vkCmdPushConstants(cmd_, k.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                             static_cast<uint32_t>(push_.size() * 4), push_.data());
   api_.vkCmdDispatch(cmd_, grid[0], grid[1], grid[2]);
+  flush_part();
 }
 
 }  // namespace mlcc

@@ -4,7 +4,8 @@
 // q0f32 within 1e-4, f16 and q4 formats against the reference run on the
 // rounded or dequantized weights within 1e-2; prefill then decode equals
 // prefill of the whole sequence; GQA, tied embeddings and chunked prefill
-// covered; wrong parameters refused.
+// covered; wrong parameters refused. The same checks run on lavapipe for the vulkan target
+// where the Vulkan device is built.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -36,11 +37,11 @@ struct Compiled {
 };
 
 std::unique_ptr<Compiled> compile(const models::LlamaConfig& c, const std::string& quant,
-                                  int64_t chunk = 16) {
+                                  int64_t chunk = 16, const std::string& target = "cpu") {
   auto out = std::make_unique<Compiled>();
   out->lib = out->dir.path + "/model.so";
   CompileOptions o;
-  o.target = "cpu";
+  o.target = target;
   o.quantization = quant;
   o.context_window = 64;
   o.prefill_chunk_size = chunk;
@@ -50,11 +51,11 @@ std::unique_ptr<Compiled> compile(const models::LlamaConfig& c, const std::strin
 
 // Prefill of `n` tokens then decode of the rest, each position's logits against
 // the reference; then a fresh sequence prefilled with everything at once must
-// agree with the last decode.
+// agree with the last decode. `target` names the device kind too.
 void check_model(const models::LlamaConfig& c, const std::string& quant, double tol,
-                 int64_t chunk = 16) {
-  auto lib = compile(c, quant, chunk);
-  auto model = Model::load(lib->lib, "cpu");
+                 int64_t chunk = 16, const std::string& target = "cpu") {
+  auto lib = compile(c, quant, chunk, target);
+  auto model = Model::load(lib->lib, target);
   testing::Weights w = testing::random_llama_weights(c, 7);
   testing::Weights seen = testing::load_weights(*model, w, quant);
   std::vector<int32_t> tokens = {1,  17, 42, 99,  3, 150, 8,  77, 5,
@@ -100,6 +101,19 @@ TEST_CASE("compiled q4f32_1 and q0f16 Llamas match the reference", "[compile]") 
   check_model(small_llama(true, 2), "q4f32_1", 1e-4);
   check_model(small_llama(false, 1), "q0f16", 1e-2);
 }
+
+#if MLCC_WITH_VULKAN
+TEST_CASE("compiled Llamas on vulkan (lavapipe) match the reference", "[compile][vulkan]") {
+  check_model(small_llama(false, 2), "q0f32", 1e-4, 16, "vulkan");
+  check_model(small_llama(true, 4), "q0f32", 1e-4, 8, "vulkan");
+  check_model(small_llama(false, 2), "q4f16_1", 1e-2, 16, "vulkan");
+  check_model(small_llama(true, 2), "q4f32_1", 1e-4, 16, "vulkan");
+  check_model(small_llama(false, 1), "q0f16", 1e-2, 16, "vulkan");
+  models::LlamaConfig padded = small_llama(false, 2);
+  padded.intermediate_size = 80;  // the last q4 group of the down projection is padded
+  check_model(padded, "q4f16_1", 1e-2, 16, "vulkan");
+}
+#endif
 
 TEST_CASE("a compiled library refuses parameters of the wrong size and missing ones", "[compile]") {
   auto lib = compile(small_llama(false, 2), "q0f32");

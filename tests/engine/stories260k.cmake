@@ -2,7 +2,10 @@
 # greedily from BOS by mlcc-chat. In q0f32 it must print llama2.c's own greedy text; in q4
 # formats (weights rounded to 4 bits, so another story) the text is shown and must be a
 # fluent story of the same kind: the same opening, whole words, the reference's length.
-# cmake -DMLCC=... -DMLCC_CHAT=... -DSHARED=../shared -DWORK=dir -DQUANT=q0f32 -P stories260k.cmake
+# With -DKIND=vulkan (and -DFOLLOW=the follow-greedy tool) the library is compiled for
+# that target and run on it, and must also follow the CPU library's greedy path.
+# cmake -DMLCC=... -DMLCC_CHAT=... -DSHARED=../shared -DWORK=dir -DQUANT=q0f32
+#       [-DKIND=vulkan -DFOLLOW=...] -P stories260k.cmake
 set(src ${SHARED}/models/stories260K)
 if(NOT EXISTS ${src}/stories260K.bin OR NOT EXISTS ${src}/tok512.bin
    OR NOT EXISTS ${src}/greedy_reference.txt)
@@ -18,11 +21,28 @@ function(run)
 endfunction()
 run(${MLCC} convert-weight ${src}/stories260K.bin --tokenizer ${src}/tok512.bin
     --quantization ${QUANT} -o ${WORK}/stories260K-${QUANT} --force)
-run(${MLCC} compile ${src}/stories260K.bin --quantization ${QUANT} --target cpu
-    -o ${WORK}/stories260K-${QUANT}-cpu.so)
+if(NOT DEFINED KIND)
+  set(KIND cpu)
+endif()
+set(lib ${WORK}/stories260K-${QUANT}-${KIND}.so)
+run(${MLCC} compile ${src}/stories260K.bin --quantization ${QUANT} --target ${KIND} -o ${lib})
+if(NOT KIND STREQUAL "cpu")
+  # Every step's pick must be the CPU's: exactly in f32, up to ties at f16 precision
+  # (top two CPU logits within 1e-3 of the top one) with f16 activations.
+  set(cpu_lib ${WORK}/stories260K-${QUANT}-cpu-ref.so)
+  run(${MLCC} compile ${src}/stories260K.bin --quantization ${QUANT} --target cpu -o ${cpu_lib})
+  if(QUANT STREQUAL "q0f32")
+    set(follow_args --tolerance 1e-4 --tie 0)
+  else()
+    set(follow_args --tolerance 1e-2 --tie 1e-3)
+  endif()
+  run(${FOLLOW} ${cpu_lib} ${lib} ${WORK}/stories260K-${QUANT} --device ${KIND} --steps 256
+      ${follow_args})
+  message(STATUS "${out}")
+endif()
 # Not through run(): its ARGN would drop the empty prompt.
-execute_process(COMMAND ${MLCC_CHAT} --model ${WORK}/stories260K-${QUANT}
-                        --model-lib ${WORK}/stories260K-${QUANT}-cpu.so --template raw --prompt ""
+execute_process(COMMAND ${MLCC_CHAT} --model ${WORK}/stories260K-${QUANT} --model-lib ${lib}
+                        --device ${KIND} --template raw --prompt ""
                         --temperature 0 --max-new-tokens 256
                 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)

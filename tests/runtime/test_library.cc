@@ -156,3 +156,57 @@ TEST_CASE("library: malformed manifest fields are named in the error", "[runtime
                     }),
                     Contains("'kernels[0].grid' is missing"));
 }
+
+TEST_CASE("library: kernels' shared_bytes is optional and checked", "[runtime][library]") {
+  using Catch::Contains;
+  mlcc::Manifest m = parse_edited([](json& j) { j["kernels"][1]["shared_bytes"] = 4096; });
+  CHECK(m.kernels[1].shared_bytes == 4096);
+  CHECK(m.kernels[0].shared_bytes == 0);
+  CHECK_THROWS_WITH(parse_edited([](json& j) { j["kernels"][1]["shared_bytes"] = -1; }),
+                    Contains("manifest field 'kernels[1].shared_bytes' should be a non-negative "
+                             "integer, got -1"));
+  CHECK_THROWS_WITH(parse_edited([](json& j) { j["kernels"][0]["shared_bytes"] = "4 KiB"; }),
+                    Contains("'kernels[0].shared_bytes' should be a non-negative integer"));
+}
+
+#if MLCC_WITH_VULKAN
+TEST_CASE("library: a vulkan manifest's \"vulkan\" object is required and checked",
+          "[runtime][library][vulkan]") {
+  using Catch::Contains;
+  auto vulkan = [](json& j) {
+    j["target"] = "vulkan -subgroup=32";
+    j["target_kind"] = "vulkan";
+    j["vulkan"] = {{"subgroup_size", 32}};
+  };
+  CHECK(parse_edited(vulkan).vulkan.subgroup_size == 32);
+  // Other targets need none (their kernels assume no subgroup size).
+  CHECK(parse_edited([](json&) {}).vulkan.subgroup_size == 1);
+  CHECK_THROWS_WITH(parse_edited([&](json& j) {
+                      vulkan(j);
+                      j.erase("vulkan");
+                    }),
+                    Contains("library 'toy.so': manifest field 'vulkan' is missing; expected a "
+                             "JSON object {\"subgroup_size\": N} (vulkan libraries)"));
+  CHECK_THROWS_WITH(parse_edited([&](json& j) {
+                      vulkan(j);
+                      j["vulkan"] = 32;
+                    }),
+                    Contains("manifest field 'vulkan' should be a JSON object, got 32"));
+  CHECK_THROWS_WITH(parse_edited([&](json& j) {
+                      vulkan(j);
+                      j["vulkan"] = json::object();
+                    }),
+                    Contains("manifest field 'vulkan.subgroup_size' is missing; expected a power "
+                             "of two from 1 to 128 (the target's -subgroup)"));
+  for (json bad : {json(48), json(0), json(256), json(-8), json("32"), json(8.5)}) {
+    CAPTURE(bad.dump());
+    CHECK_THROWS_WITH(parse_edited([&](json& j) {
+                        vulkan(j);
+                        j["vulkan"]["subgroup_size"] = bad;
+                      }),
+                      Contains("manifest field 'vulkan.subgroup_size' should be a power of two "
+                               "from 1 to 128 (the target's -subgroup), got " +
+                               bad.dump()));
+  }
+}
+#endif  // MLCC_WITH_VULKAN

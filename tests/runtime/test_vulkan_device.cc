@@ -214,15 +214,17 @@ std::vector<mlcc::VulkanKernelSource> test_kernels() {
 uint8_t* at(void* p, size_t offset) { return static_cast<uint8_t*>(p) + offset; }
 
 // A vulkan library built here with the C compiler: the toy manifest with the target and
-// kernels of test_kernels(), and mlcc_library_spirv holding `modules` (library_format.h).
-// Without `export_spirv` the library lacks the symbol.
+// kernels of test_kernels(), compiled for `subgroup` ("vulkan -subgroup=N"; the test
+// kernels use no subgroups, so 1 runs anywhere), and mlcc_library_spirv holding `modules`
+// (library_format.h). Without `export_spirv` the library lacks the symbol.
 std::string build_vulkan_library(const mlcc::testing::TempDir& dir, const std::string& name,
                                  const nlohmann::json& kernels,
                                  const std::vector<std::vector<uint32_t>>& modules,
-                                 bool export_spirv = true) {
+                                 bool export_spirv = true, int subgroup = 1) {
   nlohmann::json m = mlcc::test::toy_manifest();
-  m["target"] = "vulkan";
+  m["target"] = "vulkan -subgroup=" + std::to_string(subgroup) + " -f16=1";
   m["target_kind"] = "vulkan";
+  m["vulkan"] = {{"subgroup_size", subgroup}};
   m["kernels"] = kernels;
   std::string json = m.dump(), escaped;
   for (char c : json) {
@@ -250,6 +252,28 @@ std::string build_vulkan_library(const mlcc::testing::TempDir& dir, const std::s
   INFO("compiling with: " << cmd);
   REQUIRE(std::system(cmd.c_str()) == 0);
   return so_file;
+}
+
+// `words` with one more OpCapability: for capabilities SPIRV-Tools would not assemble.
+std::vector<uint32_t> with_capability(std::vector<uint32_t> words, uint32_t capability) {
+  words.insert(words.begin() + 5, {(2u << 16) | 17u, capability});
+  return words;
+}
+
+// The SPIR-V text of `kernel` declaring `capability` too (by its SPIR-V name).
+std::string declaring(const std::string& kernel, const std::string& capability) {
+  std::string text = kernel;
+  text.insert(text.find("OpMemoryModel"), "OpCapability " + capability + "\n");
+  return text;
+}
+
+// A SPIR-V capability the device lacks that SPIRV-Tools assembles into a compute module
+// without an extension, or "" when it has them all. Lavapipe (Mesa 22) lacks clustered
+// subgroup operations.
+std::string missing_capability(const mlcc::VulkanDevice& dev) {
+  for (uint32_t id : {67u, 68u, 62u, 63u, 64u, 10u, 9u, 11u, 22u})
+    if (!dev.info().supports_capability(id)) return mlcc::spirv_capability_name(id);
+  return "";
 }
 
 const char* kTestKernelsJson = R"([
@@ -305,6 +329,39 @@ TEST_CASE("vulkan device: listing shows lavapipe", "[runtime][vulkan]") {
     auto dev = mlcc::open_device("vulkan");
     CHECK_THAT(dev->name(), Contains("vulkan:0 (llvmpipe"));
     CHECK(dev->kind() == "vulkan");
+  }
+}
+
+TEST_CASE("vulkan device: features, subgroup size and the target that fits", "[runtime][vulkan]") {
+  auto dev = open_or_skip();
+  if (!dev) return;
+  const mlcc::VulkanDeviceInfo& info = dev->info();
+  CAPTURE(info.describe(), info.features(), info.target());
+  CHECK(dev->subgroup_size() >= 1);
+  CHECK(dev->subgroup_size() == info.subgroup_size);
+  CHECK_THAT(dev->features(), Contains("subgroup " + std::to_string(info.subgroup_size)));
+  CHECK_THAT(info.target(), Catch::StartsWith("vulkan -subgroup="));
+  CHECK(info.supports_capability(1));        // Shader
+  CHECK_FALSE(info.supports_capability(6));  // Kernel: OpenCL's, never Vulkan's
+  CHECK(mlcc::spirv_capability_name(9) == "Float16");
+  CHECK(mlcc::spirv_capability_name(4999) == "capability 4999");
+  std::vector<mlcc::VulkanDeviceInfo> all = mlcc::query_vulkan_devices();
+  REQUIRE(!all.empty());
+  CHECK(all[0].name == info.name);
+  CHECK(all[0].subgroup_size == info.subgroup_size);
+  if (info.name.find("llvmpipe") != std::string::npos) {
+    // Lavapipe: one lane per 32 bits of its vectors ("llvmpipe (LLVM 15.0.6, 256 bits)"),
+    // f16 arithmetic and 16-bit storage, 32 KiB of workgroup memory.
+    size_t bits_at = info.name.rfind(", ") + 2;
+    uint32_t bits = static_cast<uint32_t>(std::stoul(info.name.substr(bits_at)));
+    CHECK(info.subgroup_size == bits / 32);
+    CHECK(info.type == "cpu");
+    CHECK(info.shader_float16);
+    CHECK(info.storage_buffer_16bit);
+    CHECK(info.max_shared_memory == 32768);
+    CHECK(info.target() == "vulkan -subgroup=" + std::to_string(bits / 32));
+    CHECK_THAT(info.features(), Contains("f16 yes") && Contains("16-bit storage yes") &&
+                                    Contains("shared memory 32 KiB"));
   }
 }
 
@@ -514,6 +571,124 @@ TEST_CASE("vulkan device: kernels that are not usable SPIR-V are refused", "[run
   int64_t scalars[] = {64};
   dev->launch(1, args, scalars);
   dev->synchronize();
+}
+
+TEST_CASE("vulkan device: kernels needing what the device lacks are refused", "[runtime][vulkan]") {
+  auto dev = open_or_skip();
+  if (!dev) return;
+  std::string device = dev->name();
+  std::string fits = "--target \"vulkan -subgroup=" + std::to_string(dev->subgroup_size()) + "\"";
+  // Subgroups larger than the device's (lavapipe: 8 lanes).
+  for (uint32_t lanes : {32u, 64u}) {
+    if (lanes <= dev->subgroup_size()) continue;
+    std::vector<mlcc::VulkanKernelSource> k = test_kernels();
+    k[0].subgroup_size = lanes;
+    CHECK_THROWS_WITH(
+        dev->load_spirv_kernels(k),
+        Contains("vulkan device: kernel 'axpy' was compiled for subgroups of " +
+                 std::to_string(lanes) + " lanes; " + device + " has subgroups of " +
+                 std::to_string(dev->subgroup_size()) + " lanes: recompile it with " + fits));
+  }
+  std::vector<mlcc::VulkanKernelSource> ok = test_kernels();
+  ok[0].subgroup_size = dev->subgroup_size();
+  CHECK_NOTHROW(dev->load_spirv_kernels(ok));
+
+  // A capability the device does not support, and one the runtime does not know.
+  std::string cap = missing_capability(*dev);
+  if (cap.empty()) {
+    WARN("SKIPPED: " << device << " supports every capability tried");
+  } else {
+    std::vector<mlcc::VulkanKernelSource> k = test_kernels();
+    k[1].spirv = assemble(declaring(kReverse64, cap));
+    CHECK_THROWS_WITH(
+        dev->load_spirv_kernels(k),
+        Contains("vulkan device: kernel 'reverse64' declares SPIR-V capability " + cap +
+                 ", which needs ") &&
+            Contains("; " + device + " does not support it: no target option avoids it") &&
+            Contains("`mlcc devices` lists what each device supports"));
+  }
+  std::vector<mlcc::VulkanKernelSource> k = test_kernels();
+  k[0].spirv = with_capability(k[0].spirv, 4999);
+  CHECK_THROWS_WITH(dev->load_spirv_kernels(k),
+                    Contains("kernel 'axpy' declares SPIR-V capability 4999, which this runtime "
+                             "does not know how to enable on Vulkan; expected only Shader, "
+                             "Float16"));
+
+  // A SPIR-V version past what the device reads.
+  k = test_kernels();
+  k[0].spirv[1] = 0x00010700;
+  CHECK_THROWS_WITH(dev->load_spirv_kernels(k),
+                    Contains("kernel 'axpy' is SPIR-V 1.7; " + device + " reads SPIR-V up to 1.") &&
+                        Contains("or run it on a device with a newer Vulkan"));
+
+  // More workgroup memory than the device has.
+  uint32_t limit = dev->info().max_shared_memory;
+  k = test_kernels();
+  k[1].info.shared_bytes = int64_t{limit} + 4;
+  CHECK_THROWS_WITH(
+      dev->load_spirv_kernels(k),
+      Contains("vulkan device: kernel 'reverse64' uses " + std::to_string(limit + 4) +
+               " bytes of workgroup memory (manifest \"shared_bytes\"); " + device +
+               " allows at most " + std::to_string(limit) +
+               " bytes per workgroup (maxComputeSharedMemorySize): recompile with --target "
+               "\"vulkan -shared-memory=" +
+               std::to_string(limit) + "\""));
+  k[1].info.shared_bytes = limit;
+  CHECK_NOTHROW(dev->load_spirv_kernels(k));
+}
+
+TEST_CASE("vulkan device: libraries needing what the device lacks are refused",
+          "[runtime][vulkan]") {
+  auto dev = open_or_skip();
+  if (!dev) return;
+  std::string device = dev->name();
+  std::string lanes = std::to_string(dev->subgroup_size());
+  mlcc::testing::TempDir dir("mlcc-vulkan-features");
+  std::vector<std::vector<uint32_t>> modules = {assemble(kAxpy), assemble(kReverse64)};
+  nlohmann::json kernels = nlohmann::json::parse(kTestKernelsJson);
+  // Libraries compiled for subgroups of 32 and 64 lanes (lavapipe has 8).
+  for (int sub : {32, 64}) {
+    if (static_cast<uint32_t>(sub) <= dev->subgroup_size()) continue;
+    std::string s = std::to_string(sub);
+    std::string path = build_vulkan_library(dir, "sub" + s, kernels, modules, true, sub);
+    auto lib = mlcc::Library::load(path);
+    CHECK(lib->manifest().vulkan.subgroup_size == sub);
+    CHECK_THROWS_WITH(
+        dev->load_kernels(*lib),
+        Contains("library '" + path + "' was compiled for subgroups of " + s +
+                 " lanes (target \"vulkan -subgroup=" + s + " -f16=1\"); " + device +
+                 " has subgroups of " + lanes +
+                 " lanes: recompile with --target \"vulkan -subgroup=" + lanes + " -f16=1\""));
+  }
+  // The device's own subgroup size loads.
+  std::string same = build_vulkan_library(dir, "same", kernels, modules, true,
+                                          static_cast<int>(dev->subgroup_size()));
+  auto same_lib = mlcc::Library::load(same);
+  CHECK_NOTHROW(dev->load_kernels(*same_lib));
+
+  // A kernel whose module declares a capability the device lacks: library and kernel named.
+  std::string cap = missing_capability(*dev);
+  if (!cap.empty()) {
+    std::string path = build_vulkan_library(
+        dir, "cap", kernels, {assemble(kAxpy), assemble(declaring(kReverse64, cap))});
+    auto lib = mlcc::Library::load(path);
+    CHECK_THROWS_WITH(dev->load_kernels(*lib),
+                      Contains("library '" + path +
+                               "': vulkan device: kernel 'reverse64' declares SPIR-V capability " +
+                               cap + ", which needs ") &&
+                          Contains(device + " does not support it"));
+  }
+  // A kernel with more workgroup memory ("shared_bytes") than the device has.
+  nlohmann::json big = kernels;
+  big[1]["shared_bytes"] = dev->info().max_shared_memory * 2;
+  std::string path = build_vulkan_library(dir, "shared", big, modules);
+  auto lib = mlcc::Library::load(path);
+  CHECK(lib->manifest().kernels[1].shared_bytes == dev->info().max_shared_memory * 2);
+  CHECK_THROWS_WITH(dev->load_kernels(*lib),
+                    Contains("library '" + path + "': vulkan device: kernel 'reverse64' uses") &&
+                        Contains("maxComputeSharedMemorySize") &&
+                        Contains("--target \"vulkan -subgroup=1 -f16=1 -shared-memory=" +
+                                 std::to_string(dev->info().max_shared_memory) + "\""));
 }
 
 TEST_CASE("vulkan device: libraries for other targets are refused", "[runtime][vulkan]") {

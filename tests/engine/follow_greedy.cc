@@ -1,0 +1,84 @@
+// follow-greedy: checks that a model library on a device follows the CPU's greedy path.
+// The CPU library generates greedily from BOS; the device library is fed the same tokens
+// (teacher forcing) and must pick the same token at every step, except where the CPU's own
+// logits of the two picks are within `--tie` of each other (a tie at f16 precision, which
+// any other summation order may break either way), and its logits must stay within
+// `--tolerance` (relative L2) of the CPU's. Prints one line of figures; exits 1 on a
+// violation, naming the step.
+//   follow-greedy CPU_LIB DEVICE_LIB MODEL_DIR --device D [--steps N] [--tolerance T]
+//                 [--tie R]   (R relative to the top logit; 0 = exact agreement)
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "runtime/error.h"
+#include "runtime/model.h"
+#include "runtime/tensor_cache.h"
+
+using namespace mlcc;
+
+namespace {
+
+int argmax(const std::vector<float>& v) {
+  return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    num += (got[i] - want[i]) * double(got[i] - want[i]);
+    den += want[i] * double(want[i]);
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Checks that a library on a device follows the CPU library's greedy path"};
+  std::string cpu_lib, dev_lib, model_dir, device;
+  int steps = 256;
+  double tolerance = 1e-2, tie = 0;
+  app.add_option("cpu_lib", cpu_lib)->required();
+  app.add_option("device_lib", dev_lib)->required();
+  app.add_option("model_dir", model_dir)->required();
+  app.add_option("--device", device)->required();
+  app.add_option("--steps", steps);
+  app.add_option("--tolerance", tolerance);
+  app.add_option("--tie", tie);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    auto cpu = Model::load(cpu_lib, "cpu");
+    auto dev = Model::load(dev_lib, device);
+    load_params(*cpu, model_dir);
+    load_params(*dev, model_dir);
+    std::vector<float> want = cpu->prefill({1}), got = dev->prefill({1});
+    int ties = 0;
+    double worst = 0;
+    for (int step = 0; step < steps; ++step) {
+      double err = relative_error(got, want);
+      worst = std::max(worst, err);
+      int pick = argmax(want), dev_pick = argmax(got);
+      double gap = want[pick] - want[dev_pick];
+      if (err > tolerance || (pick != dev_pick && gap > tie * std::fabs(want[pick]))) {
+        std::printf(
+            "step %d: the device picks token %d, the CPU %d (CPU logits %.6f and %.6f); "
+            "logits differ by %.3g (relative L2, tolerance %.3g)\n",
+            step, dev_pick, pick, want[dev_pick], want[pick], err, tolerance);
+        return 1;
+      }
+      ties += pick != dev_pick;
+      want = cpu->decode(pick);
+      got = dev->decode(pick);
+    }
+    std::printf(
+        "%d steps on %s follow the CPU: %d ties broken the other way, largest logit "
+        "difference %.3g (relative L2)\n",
+        steps, dev->device().name().c_str(), ties, worst);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "follow-greedy: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Issue 5's whole-model checks and decode benchmark on the GPU machine's Vulkan driver, in
+# two halves because that machine has no LLVM (and no Vulkan loader):
+#   tests/gpu/vulkan_model.sh prepare   # here: a runtime-only build, stories260K and small
+#                                       # random Llamas compiled for vulkan, Llama-2-7B's
+#                                       # shape for vulkan and cuda, the loader package,
+#                                       # all into gpu-bundle/vulkan-model/
+#   tests/gpu/vulkan_model.sh run       # there: stories260K through mlcc-chat on vulkan
+#                                       # (q0f32 must print llama2.c's text; both must
+#                                       # follow the CPU's greedy path), the small Llamas
+#                                       # against the reference forward pass, and
+#                                       # `mlcc bench --random-weights` on vulkan and cuda.
+# The kernel cases run in tests/gpu/vulkan.sh.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/vulkan-loader.sh
+OUT=gpu-bundle/vulkan-model
+STORIES=../shared/models/stories260K
+# The CPU library is the reference for follow-greedy there: no host-specific instructions.
+CPU_TARGET="cpu -mcpu=x86-64-v3"
+case "${1:-}" in
+  prepare)
+    BUILD=${MLCC_BUILD_DIR:-build}
+    RT=${MLCC_RUNTIME_BUILD_DIR:-build-runtime}
+    cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
+    ninja -C "$BUILD" mlcc mlcc-model-check follow-greedy
+    cmake -S . -B "$RT" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMLCC_WITH_LLVM=OFF \
+      -DMLCC_BUILD_TESTS=OFF -DMLCC_BUILD_PYTHON=OFF > /dev/null
+    ninja -C "$RT" mlcc mlcc-chat
+    rm -rf "$OUT" && mkdir -p "$OUT"
+    MLCC="$BUILD/tools/mlcc"
+    for q in q0f32 q4f16_1; do
+      "$MLCC" convert-weight "$STORIES/stories260K.bin" --tokenizer "$STORIES/tok512.bin" \
+        --quantization $q -o "$OUT/stories-$q" > /dev/null
+      "$MLCC" compile "$STORIES/stories260K.bin" --target vulkan --quantization $q \
+        -o "$OUT/stories-$q-vulkan.so" > /dev/null
+      "$MLCC" compile "$STORIES/stories260K.bin" --target "$CPU_TARGET" --quantization $q \
+        -o "$OUT/stories-$q-cpu.so" > /dev/null
+    done
+    cp "$STORIES/greedy_reference.txt" "$OUT/"
+    # tests/compile's small Llamas (GQA, tied embeddings, an FFN width that pads q4 groups).
+    small() {  # NAME KV_HEADS TIED FFN
+      cat > "$OUT/$1.json" << JSON
+{"architectures": ["LlamaForCausalLM"], "vocab_size": 160, "hidden_size": 64,
+ "intermediate_size": $4, "num_hidden_layers": 2, "num_attention_heads": 4,
+ "num_key_value_heads": $2, "max_position_embeddings": 64, "rms_norm_eps": 1e-5,
+ "rope_theta": 10000.0, "tie_word_embeddings": $3, "hidden_act": "silu"}
+JSON
+    }
+    small gqa 2 false 96
+    small tied 4 true 96
+    small padded 2 false 80
+    for spec in gqa:q0f32 gqa:q4f16_1 gqa:q4f32_1 gqa:q0f16 tied:q4f16_1 padded:q4f16_1; do
+      "$MLCC" compile "$OUT/${spec%%:*}.json" --target vulkan --quantization "${spec#*:}" \
+        --context-window 64 --prefill-chunk-size 16 -o "$OUT/small-${spec/:/-}.so" > /dev/null
+    done
+    "$MLCC" compile examples/llama2.json --target vulkan -o "$OUT/llama2-vulkan.so" > /dev/null
+    "$MLCC" compile examples/llama2.json --target "vulkan -subgroup=32" \
+      -o "$OUT/llama2-vulkan-sg32.so" > /dev/null
+    "$MLCC" compile examples/llama2.json --target "cuda -arch=sm_90" -o "$OUT/llama2-cuda.so" \
+      > /dev/null
+    cp "$RT/tools/mlcc" "$RT/tools/mlcc-chat" "$BUILD/bin/mlcc-model-check" \
+      "$BUILD/tests/engine/follow-greedy" "$OUT/"
+    # libsentencepiece and PCRE2 may not be on the GPU machine: they travel beside the
+    # binaries.
+    for lib in libsentencepiece.so.0 libpcre2-8.so.0; do
+      cp -L "$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')" "$OUT/"
+    done
+    fetch_vulkan_loader "$OUT/deb"
+    du -sh "$OUT"
+    ;;
+  run)
+    export LD_LIBRARY_PATH="$PWD/$OUT${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2> /dev/null || true
+    use_vulkan_loader "$OUT/deb"
+    "$OUT/mlcc" devices
+    echo "## stories260K through mlcc-chat on vulkan (greedy from BOS, 256 tokens)"
+    for q in q0f32 q4f16_1; do
+      "$OUT/mlcc-chat" --model "$OUT/stories-$q" --model-lib "$OUT/stories-$q-vulkan.so" \
+        --device vulkan --template raw --prompt "" --temperature 0 --max-new-tokens 256 \
+        > "$OUT/stories-$q.txt" 2> "$OUT/stories-$q.err" || cat "$OUT/stories-$q.err"
+      if cmp -s "$OUT/stories-$q.txt" "$OUT/greedy_reference.txt"; then
+        verdict="identical to llama2.c's greedy_reference.txt"
+      else
+        verdict="differs from greedy_reference.txt"
+      fi
+      echo "### $q: $verdict"
+      cat "$OUT/stories-$q.txt"
+      tie=1e-3 tol=1e-2
+      [[ $q == q0f32 ]] && tie=0 tol=1e-4
+      "$OUT/follow-greedy" "$OUT/stories-$q-cpu.so" "$OUT/stories-$q-vulkan.so" \
+        "$OUT/stories-$q" --device vulkan --steps 256 --tie $tie --tolerance $tol || true
+    done
+    echo
+    echo "## small random Llamas on vulkan against the reference forward pass"
+    "$OUT/mlcc-model-check" check "$OUT"/small-*.so --device vulkan || true
+    echo
+    for lib in llama2-vulkan llama2-vulkan-sg32 llama2-cuda; do
+      device=vulkan
+      [[ $lib == *cuda ]] && device=cuda
+      echo "## mlcc bench --random-weights, examples/llama2.json q4f16_1, $lib.so on $device"
+      "$OUT/mlcc" bench --model-lib "$OUT/$lib.so" --random-weights --device $device \
+        --generate-length 512 --prefill-length 512 || true
+    done
+    ;;
+  *)
+    echo "usage: $0 prepare | run" >&2
+    exit 2
+    ;;
+esac
