@@ -15,6 +15,7 @@
 #include "runtime/error.h"
 #include "runtime/model.h"
 #include "runtime/tensor_cache.h"
+#include "tests/models/model_weights.h"
 
 using namespace mlcc;
 
@@ -22,15 +23,6 @@ namespace {
 
 int argmax(const std::vector<float>& v) {
   return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
-double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    num += (got[i] - want[i]) * double(got[i] - want[i]);
-    den += want[i] * double(want[i]);
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
 }
 
 }  // namespace
@@ -57,7 +49,7 @@ int main(int argc, char** argv) {
     int ties = 0;
     double worst = 0;
     for (int step = 0; step < steps; ++step) {
-      double err = relative_error(got, want);
+      double err = testing::relative_error(got, want);
       worst = std::max(worst, err);
       int pick = argmax(want), dev_pick = argmax(got);
       double gap = want[pick] - want[dev_pick];
