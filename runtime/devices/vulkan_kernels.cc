@@ -173,7 +173,7 @@ void VulkanDeviceImpl::check_requirements(const VulkanKernelSource& src,
           "not know how to enable on Vulkan; expected only {}",
           k.name, id, known_vulkan_capabilities()));
     if (cap->supported(info_)) continue;
-    std::string todo =
+    std::string remedy =
         cap->fix != nullptr
             ? fmt::format("recompile with --target \"{}\"", with_option(target, cap->fix))
             : "no target option avoids it: run it on a device that has it (`mlcc devices` "
@@ -181,7 +181,7 @@ void VulkanDeviceImpl::check_requirements(const VulkanKernelSource& src,
     throw Error(fmt::format(
         "vulkan device: kernel '{}' declares SPIR-V capability {}, which needs {}; {} does not "
         "support it: {}",
-        k.name, cap->name, cap->needs, name(), todo));
+        k.name, cap->name, cap->needs, name(), remedy));
   }
   const VkPhysicalDeviceLimits& lim = props_.limits;
   if (k.shared_bytes > lim.maxComputeSharedMemorySize)

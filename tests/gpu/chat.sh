@@ -11,6 +11,7 @@
 #                                     # `mlcc bench --random-weights` on Llama-2-7B's shape.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/gpu/common.sh
 OUT=gpu-bundle/chat
 TARGET="cuda -arch=sm_90"
 STORIES=../shared/models/stories260K
@@ -52,19 +53,7 @@ case "${1:-}" in
   run)
     export LD_LIBRARY_PATH="$PWD/$OUT${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
-    echo "## stories260K through mlcc-chat on cuda (greedy from BOS, 256 tokens)"
-    for q in q0f32 q4f16_1; do
-      "$OUT/mlcc-chat" --model "$OUT/stories-$q" --model-lib "$OUT/stories-$q-cuda.so" \
-        --device cuda --template raw --prompt "" --temperature 0 --max-new-tokens 256 \
-        > "$OUT/stories-$q.txt" 2> "$OUT/stories-$q.err" || cat "$OUT/stories-$q.err"
-      if cmp -s "$OUT/stories-$q.txt" "$OUT/greedy_reference.txt"; then
-        verdict="identical to llama2.c's greedy_reference.txt"
-      else
-        verdict="differs from greedy_reference.txt"
-      fi
-      echo "### $q: $verdict"
-      cat "$OUT/stories-$q.txt"
-    done
+    stories_through_chat "$OUT" cuda cuda
     echo
     echo "## transformers' LlamaForCausalLM (GQA, random, save_pretrained) against mlcc on cuda"
     echo "| model dir | quantization | sequence | max rel. error (decode, each position) | prefill (last) | limit | result |"

@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/vulkan-loader.sh
+source tests/gpu/common.sh
 OUT=gpu-bundle/vulkan-model
 STORIES=../shared/models/stories260K
 # The CPU library is the reference for follow-greedy there: no host-specific instructions.
@@ -38,18 +39,7 @@ case "${1:-}" in
         -o "$OUT/stories-$q-cpu.so" > /dev/null
     done
     cp "$STORIES/greedy_reference.txt" "$OUT/"
-    # tests/compile's small Llamas (GQA, tied embeddings, an FFN width that pads q4 groups).
-    small() {  # NAME KV_HEADS TIED FFN
-      cat > "$OUT/$1.json" << JSON
-{"architectures": ["LlamaForCausalLM"], "vocab_size": 160, "hidden_size": 64,
- "intermediate_size": $4, "num_hidden_layers": 2, "num_attention_heads": 4,
- "num_key_value_heads": $2, "max_position_embeddings": 64, "rms_norm_eps": 1e-5,
- "rope_theta": 10000.0, "tie_word_embeddings": $3, "hidden_act": "silu"}
-JSON
-    }
-    small gqa 2 false 96
-    small tied 4 true 96
-    small padded 2 false 80
+    write_small_llamas "$OUT"
     for spec in gqa:q0f32 gqa:q4f16_1 gqa:q4f32_1 gqa:q0f16 tied:q4f16_1 padded:q4f16_1; do
       "$MLCC" compile "$OUT/${spec%%:*}.json" --target vulkan --quantization "${spec#*:}" \
         --context-window 64 --prefill-chunk-size 16 -o "$OUT/small-${spec/:/-}.so" > /dev/null
@@ -74,23 +64,14 @@ JSON
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2> /dev/null || true
     use_vulkan_loader "$OUT/deb"
     "$OUT/mlcc" devices
-    echo "## stories260K through mlcc-chat on vulkan (greedy from BOS, 256 tokens)"
-    for q in q0f32 q4f16_1; do
-      "$OUT/mlcc-chat" --model "$OUT/stories-$q" --model-lib "$OUT/stories-$q-vulkan.so" \
-        --device vulkan --template raw --prompt "" --temperature 0 --max-new-tokens 256 \
-        > "$OUT/stories-$q.txt" 2> "$OUT/stories-$q.err" || cat "$OUT/stories-$q.err"
-      if cmp -s "$OUT/stories-$q.txt" "$OUT/greedy_reference.txt"; then
-        verdict="identical to llama2.c's greedy_reference.txt"
-      else
-        verdict="differs from greedy_reference.txt"
-      fi
-      echo "### $q: $verdict"
-      cat "$OUT/stories-$q.txt"
-      tie=1e-3 tol=1e-2
+    # Both quantizations must also follow the CPU's greedy path (exactly in f32).
+    after_story() {
+      local tie=1e-3 tol=1e-2
       [[ $q == q0f32 ]] && tie=0 tol=1e-4
       "$OUT/follow-greedy" "$OUT/stories-$q-cpu.so" "$OUT/stories-$q-vulkan.so" \
         "$OUT/stories-$q" --device vulkan --steps 256 --tie $tie --tolerance $tol || true
-    done
+    }
+    stories_through_chat "$OUT" vulkan vulkan
     echo
     echo "## small random Llamas on vulkan against the reference forward pass"
     "$OUT/mlcc-model-check" check "$OUT"/small-*.so --device vulkan || true
