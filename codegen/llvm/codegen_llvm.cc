@@ -5,8 +5,7 @@
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/Module.h>
 
-#include <numeric>
-
+#include "codegen/access_alignment.h"
 #include "codegen/non_negative.h"
 #include "ir/half.h"
 #include "ir/printer.h"
@@ -366,37 +365,6 @@ llvm::Value* CodeGenLLVM::element_ptr(const Buffer& b, llvm::Value* index, DataT
   const BufferInfo& info = buffer_info(b);
   return builder_.CreateInBoundsGEP(memory_type(b->dtype), info.ptr,
                                     to_i64(index, !index_type.is_uint()));
-}
-
-namespace {
-// A number the (element) index is known to be a multiple of; 0 means the index is 0.
-int64_t known_factor(const Expr& e) {
-  constexpr int64_t kCap = int64_t{1} << 20;
-  if (const auto* n = e.as<IntImmNode>())
-    return std::min(n->value < 0 ? -n->value : n->value, kCap);
-  if (const auto* n = e.as<BinaryNode>()) {
-    if (n->kind == NodeKind::kMul) return std::min(known_factor(n->a) * known_factor(n->b), kCap);
-    if (n->kind == NodeKind::kAdd || n->kind == NodeKind::kSub)
-      return std::gcd(known_factor(n->a), known_factor(n->b));
-    if (n->kind == NodeKind::kShl) {
-      int64_t s;
-      if (is_const_int(n->b, &s) && s >= 0 && s < 20)
-        return std::min(known_factor(n->a) << s, kCap);
-    }
-  }
-  return 1;
-}
-}  // namespace
-
-int CodeGenLLVM::access_alignment(const Buffer& b, const Expr& index) const {
-  int64_t elem = std::max(1, b->dtype.bytes());
-  int64_t f = known_factor(index);
-  int64_t align = b->alignment > 0 ? b->alignment : elem;
-  if (f != 0) {
-    int64_t bytes = f * elem;
-    align = std::min(align, bytes & -bytes);  // largest power of two dividing it
-  }
-  return static_cast<int>(std::max<int64_t>(align, 1));
 }
 
 llvm::Value* CodeGenLLVM::emit_load(const BufferLoadNode* op) {

@@ -99,8 +99,6 @@ class CodeGenLLVM {
   // Pointer to element `index` (an integer value) of a bound buffer.
   llvm::Value* element_ptr(const ir::Buffer& b, llvm::Value* index, ir::DataType index_type);
   const BufferInfo& buffer_info(const ir::Buffer& b) const;
-  // Alignment in bytes of the access starting at element `index` of b.
-  int access_alignment(const ir::Buffer& b, const ir::Expr& index) const;
 };
 
 }  // namespace mlcc::codegen

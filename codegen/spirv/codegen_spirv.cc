@@ -56,6 +56,10 @@ SpirvKernel CodeGenSpirv::build(const PrimFunc& f) {
          std::to_string(target_.max_threads_per_block));
   b_.capability(spv::Capability::Shader);
 
+  pre_order_visit(f.body, [&](const Node* n) {
+    if (n->kind == NodeKind::kBufferStore)
+      stored_.insert(static_cast<const BufferStoreNode*>(n)->buffer.get());
+  });
   // Storage buffers: set 0, binding = parameter index.
   for (size_t i = 0; i < f.buffers.size(); ++i) {
     const Buffer& buf = f.buffers[i];
@@ -69,7 +73,10 @@ SpirvKernel CodeGenSpirv::build(const PrimFunc& f) {
     b_.decorate(var, spv::Decoration::DescriptorSet, {0});
     b_.decorate(var, spv::Decoration::Binding, {static_cast<uint32_t>(i)});
     b_.name(var, buf->name);
-    buffers_[buf.get()] = {var, spv::StorageClass::StorageBuffer, elem, packed};
+    // Lets the driver read through its read-only caches.
+    if (!stored_.count(buf.get())) b_.decorate(var, spv::Decoration::NonWritable);
+    buffers_[buf.get()] = {var, spv::StorageClass::StorageBuffer, elem, packed,
+                           static_cast<uint32_t>(i)};
     for (const Expr& d : buf->shape)
       if (const auto* v = d.as<VarNode>()) non_negative_vars_.insert(v);
   }
@@ -243,10 +250,17 @@ void CodeGenSpirv::emit_allocate(const AllocateNode* op) {
   BufferInfo info{0, spv::StorageClass::Function, elem};
   if (buf->scope == MemScope::kShared) {
     info.sc = spv::StorageClass::Workgroup;
-    info.var = b_.global_variable(b_.t_pointer(info.sc, arr), info.sc);
+    buffers_[buf.get()] = info;  // for shared_vector_bytes
     DataType rt = reg_dtype(buf->dtype.element_of());
-    int bytes = rt.is_bool() ? 4 : rt.bytes();
-    shared_bytes_ += static_cast<int>(n) * bytes;
+    int bytes = static_cast<int>(n) * (rt.is_bool() ? 4 : rt.bytes());
+    int piece = shared_vector_bytes(buf, op->body);
+    if (piece > 0 && bytes % piece == 0) {
+      info.vector_bytes = piece;
+      arr = b_.t_array(b_.t_vector(b_.t_int(32, false), piece / 4),
+                       static_cast<uint32_t>(bytes / piece));
+    }
+    info.var = b_.global_variable(b_.t_pointer(info.sc, arr), info.sc);
+    shared_bytes_ += bytes;
   } else {
     info.var = b_.local_variable(b_.t_pointer(info.sc, arr));
   }
@@ -278,6 +292,7 @@ void CodeGenSpirv::emit_store(const BufferStoreNode* op) {
   if (op->indices.size() != 1)
     fail("store to buffer '" + op->buffer->name + "', which was not flattened");
   const BufferInfo& info = buffer_info(op->buffer);
+  if (info.vector_bytes > 0) return store_vector(op);
   DataType et = op->buffer->dtype.element_of();
   int lanes = op->value.dtype().lanes;
   Lanes idx = emit(op->indices[0]), val = emit(op->value);

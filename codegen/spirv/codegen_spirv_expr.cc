@@ -1,6 +1,7 @@
 // Expression lowering of the SPIR-V generator: types, constants, arithmetic with the IR's
 // floor division, casts with the interpreter's saturating float-to-int rule, and loads
-// (packed u32 words for 16-bit buffers without 16-bit storage).
+// (packed u32 words for 16-bit buffers without 16-bit storage; vector loads are in
+// codegen_spirv_vector.cc).
 #include <cmath>
 #include <limits>
 
@@ -358,6 +359,7 @@ Lanes CodeGenSpirv::emit_load(const BufferLoadNode* op) {
   if (op->indices.size() != 1)
     fail("load of buffer '" + op->buffer->name + "', which was not flattened");
   const BufferInfo& info = buffer_info(op->buffer);
+  if (int piece = vector_piece(op->buffer, op->indices[0])) return load_vector(op, piece);
   DataType et = op->buffer->dtype.element_of();
   DataType it = op->indices[0].dtype().element_of();
   Lanes idx = widen(emit(op->indices[0]), op->dtype.lanes), r;

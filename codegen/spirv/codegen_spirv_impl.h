@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -32,6 +33,10 @@ class CodeGenSpirv {
     // A 16-bit buffer without 16-bit storage (-storage16=0): u32 words, element i in bits
     // [16*(i%2), 16*(i%2)+16) of word i/2 (the same bytes as a plain 16-bit array).
     bool packed = false;
+    uint32_t binding = 0;  // storage buffers: the parameter index
+    // Workgroup arrays whose every access is whole aligned pieces of this many bytes (8 or
+    // 16) are arrays of uvec2/uvec4; 0: arrays of elements.
+    int vector_bytes = 0;
   };
 
   // ---- Types (codegen_spirv_expr.cc) ----
@@ -65,6 +70,22 @@ class CodeGenSpirv {
   void store_packed(const ir::Buffer& b, uint32_t index, ir::DataType index_type, uint32_t value);
   bool non_negative(const ir::Expr& e) const;
 
+  // ---- Vector memory access (codegen_spirv_vector.cc) ----
+  // The dtype of a buffer's elements in memory: workgroup arrays hold register values.
+  ir::DataType memory_dtype(const ir::Buffer& b) const;
+  // Bytes of one vector piece (16 or 8) that an access at `index` (its lanes contiguous) is
+  // made of, whole and aligned, given the buffer's element type; 0 where it is not.
+  int piece_bytes(const ir::Buffer& b, const ir::Expr& index) const;
+  // The piece size loads of `b` at `index` use: storage buffers the kernel does not write
+  // (read through a uvec view of their binding) and vector workgroup arrays; 0: by lanes.
+  int vector_piece(const ir::Buffer& b, const ir::Expr& index) const;
+  // The piece size every access to shared buffer `b` in `body` allows (0 if any does not).
+  int shared_vector_bytes(const ir::Buffer& b, const ir::Stmt& body) const;
+  Lanes load_vector(const ir::BufferLoadNode* op, int piece);
+  void store_vector(const ir::BufferStoreNode* op);
+  // The uvec<words> pointer to piece `index` of `b` (a storage buffer view or a vector array).
+  uint32_t piece_ptr(const ir::Buffer& b, int words, uint32_t index);
+
   // ---- Statements and memory (codegen_spirv.cc) ----
   void emit_stmt(const ir::Stmt& s);
   void emit_for(const ir::ForNode* op);
@@ -83,6 +104,9 @@ class CodeGenSpirv {
   std::unordered_map<const ir::VarNode*, Lanes> vars_;
   std::unordered_set<const ir::VarNode*> non_negative_vars_;
   std::unordered_map<const ir::BufferNode*, BufferInfo> buffers_;
+  std::unordered_set<const ir::BufferNode*> stored_;  // buffers the kernel writes
+  // (buffer, words) -> a variable viewing the buffer's binding as an array of uvec<words>.
+  std::map<std::pair<const ir::BufferNode*, int>, uint32_t> vector_views_;
   std::unordered_map<uint32_t, uint32_t> builtins_;  // BuiltIn -> Input variable
   std::vector<uint32_t> interface_;
   std::array<ir::Expr, 3> grid_, block_;

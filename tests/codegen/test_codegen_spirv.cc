@@ -174,6 +174,45 @@ TEST_CASE("spirv codegen: kernel ABI and a valid module", "[codegen][spirv]") {
   }
 }
 
+TEST_CASE("spirv codegen: aligned loads of read-only buffers are vector loads",
+          "[codegen][spirv]") {
+  // Per thread: 4 f32 of A and 8 f16 of H at 16-byte aligned offsets (one uvec4 each); 2 f32
+  // of A at an odd element (lane by lane); Out, which the kernel writes, lane by lane too.
+  // Only validated, not run: threads overlap.
+  Var tx("tx");
+  Buffer A = Buffer::make("A", DataType::f32(), {1024});
+  Buffer H = Buffer::make("H", DataType::f16(), {2048});
+  Buffer Out = Buffer::make("Out", DataType::f32(), {2048});
+  Stmt body = thread_loop(
+      tx, 256, ThreadAxis::kThreadX,
+      seq({store(Out, {ramp(tx * 8, 1, 8)}, cast(DataType::f32(8), H(ramp(tx * 8, 1, 8)))),
+           store(Out, {ramp(tx * 4, 1, 4)}, A(ramp(tx * 4, 1, 4)) + Out(ramp(tx * 4, 1, 4))),
+           store(Out, {ramp(tx * 4 + 1, 1, 2)}, A(ramp(tx * 4 + 1, 1, 2)))}));
+  PrimFunc f = make_prim_func("vector_loads", {A, H, Out}, body);
+  for (const char* spec : {"vulkan", "vulkan -f16=0", "vulkan -storage16=0"}) {
+    INFO(spec);
+    codegen::SpirvKernel k = compile(f, Target::parse(spec));
+    std::string msg = validate(k.words);
+    if (!msg.empty()) FAIL(msg);
+    spv_context ctx = spvContextCreate(SPV_ENV_VULKAN_1_1);
+    std::string text = disassemble(ctx, k.words);
+    spvContextDestroy(ctx);
+    INFO(text);
+    auto count = [&](const std::string& what) {
+      size_t n = 0;
+      for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+      return n;
+    };
+    CHECK(count("OpLoad %v4uint") == 2);  // A and H, once each
+    CHECK(count("OpLoad %v2uint") == 0);  // the odd pair is not 8-byte aligned
+    CHECK(count("OpDecorate %A_v4 Binding 0") == 1);
+    CHECK(count("OpDecorate %H_v4 Binding 1") == 1);
+    CHECK(count("OpDecorate %A NonWritable") == 1);
+    CHECK(count("OpDecorate %Out NonWritable") == 0);
+    CHECK(count("Out_v") == 0);
+  }
+}
+
 TEST_CASE("spirv builder: deduplication and a hand-built module", "[codegen][spirv]") {
   codegen::spirv::SpirvBuilder b;
   b.capability(spv::Capability::Shader);
