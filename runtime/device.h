@@ -10,10 +10,19 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace mlcc {
 
 class Library;
+
+// GPU time of one kernel (its index in the manifest's "kernels") over a profile: how many
+// times it was launched and the seconds those launches took on the device, summed.
+struct KernelTiming {
+  size_t kernel = 0;
+  int64_t launches = 0;
+  double seconds = 0;
+};
 
 class Device {
  public:
@@ -44,6 +53,15 @@ class Device {
   // arguments. Counts are checked by the VM when it validates the bytecode.
   virtual void launch(size_t kernel, std::span<void* const> buffers,
                       std::span<const int64_t> scalars) = 0;
+
+  // Per-kernel GPU timing, to see where a decode step's time goes: between begin_profile
+  // and end_profile every launch is timed on the device (timestamps or events around it,
+  // which add a little time per launch). begin_profile returns false, timing nothing, where
+  // the device cannot time kernels (the CPU device; a Vulkan queue without timestamps);
+  // called again it starts over. end_profile waits for the launches and returns, in kernel
+  // order, one entry per kernel launched since begin_profile (none when nothing ran).
+  virtual bool begin_profile() { return false; }
+  virtual std::vector<KernelTiming> end_profile() { return {}; }
 };
 
 // "cpu", "cuda" (device 0), "cuda:N", "vulkan" (device 0) or "vulkan:N". Throws mlcc::Error for an

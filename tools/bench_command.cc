@@ -1,10 +1,12 @@
 // `mlcc bench`: MLC-LLM's benchmark_generate from the command line. Prefills a prompt,
 // runs exactly --generate-length decode steps ignoring stops (batch 1), and prints prefill and
 // decode speed beside the bandwidth roof: decode reads every parameter and the KV cache
-// once per token, so copy bandwidth / bytes read per token bounds decode tok/s.
+// once per token, so copy bandwidth / bytes read per token bounds decode tok/s. With
+// --profile it then times a few decode steps kernel by kernel on the device.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -25,7 +27,11 @@ struct BenchOptions {
   int64_t prompt_length = 1;
   int64_t prefill_length = 0;
   uint64_t seed = 0;
+  bool profile = false;
 };
+
+// Decode steps --profile times; the table shows their mean.
+constexpr int64_t kProfileSteps = 8;
 
 // Device-to-device copy bandwidth in GB/s, counting read and write: the median of a few
 // copies of a 256 MiB buffer, each timed between synchronizations.
@@ -62,6 +68,79 @@ std::string bytes_text(int64_t bytes) {
   else
     std::snprintf(buf, sizeof buf, "%.1f MiB", b / (1024.0 * 1024));
   return buf;
+}
+
+// --profile: kProfileSteps greedy decode steps (decode, then argmax, as the engine runs
+// them) after a prefill of --prompt-length random ids, timed per kernel on the device; one
+// table of a mean step, the kernels taking most time first.
+void print_profile(Chat& chat, const BenchOptions& o, int64_t vocab) {
+  Model& model = chat.model();
+  Device& dev = model.device();
+  const Manifest& m = model.manifest();
+  std::printf("\n");
+  if (!dev.begin_profile()) {
+    std::printf(
+        "profile: device %s cannot time kernels; --profile needs a cuda device or a "
+        "vulkan device whose queue has timestamps\n",
+        dev.name().c_str());
+    return;
+  }
+  dev.end_profile();  // the prefill below is not part of it
+  if (vocab <= 0)
+    throw Error("bench: library '" + chat.model_lib() +
+                "' gives no vocab_size in its model config; --profile's random prompt needs it");
+  const int64_t steps = std::min(kProfileSteps, m.context_window - o.prompt_length);
+  if (steps < 1)
+    throw Error("bench: --profile needs room for a decode step after --prompt-length " +
+                std::to_string(o.prompt_length) + ", but the library's context window is " +
+                std::to_string(m.context_window));
+  chat.reset();
+  model.prefill(random_ids(o.prompt_length, vocab, o.seed));
+  int32_t token = model.argmax();
+  dev.begin_profile();
+  auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < steps; ++i) {
+    model.decode(token);
+    token = model.argmax();
+  }
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<KernelTiming> timings = dev.end_profile();
+  std::sort(timings.begin(), timings.end(),
+            [](const KernelTiming& a, const KernelTiming& b) { return a.seconds > b.seconds; });
+  double total = 0;
+  int64_t launches = 0;
+  size_t width = std::strlen("kernel");
+  for (const KernelTiming& t : timings) {
+    total += t.seconds;
+    launches += t.launches;
+    width = std::max(width, m.kernels[t.kernel].name.size());
+  }
+  const auto w = static_cast<int>(width);
+  const double n = static_cast<double>(steps);
+  // "14" launches per step, or "1.5" where steps differ (they should not).
+  auto per_step = [&](int64_t count) {
+    char buf[32];
+    if (count % steps == 0)
+      std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(count / steps));
+    else
+      std::snprintf(buf, sizeof buf, "%.2f", static_cast<double>(count) / n);
+    return std::string(buf);
+  };
+  std::printf(
+      "profile: one decode step on %s, mean of %lld steps after %lld prompt tokens "
+      "(GPU time per kernel)\n",
+      dev.name().c_str(), static_cast<long long>(steps), static_cast<long long>(o.prompt_length));
+  std::printf("%-*s %10s %12s %8s\n", w, "kernel", "launches", "us/step", "% time");
+  for (const KernelTiming& t : timings)
+    std::printf("%-*s %10s %12.1f %7.1f%%\n", w, m.kernels[t.kernel].name.c_str(),
+                per_step(t.launches).c_str(), t.seconds / n * 1e6,
+                total > 0 ? 100.0 * t.seconds / total : 0.0);
+  std::printf("%-*s %10s %12.1f %7.1f%%\n", w, "total", per_step(launches).c_str(), total / n * 1e6,
+              100.0);
+  // Timing each launch slows the steps a little; the gap to the kernels' sum is what the
+  // host, copies and launch overheads take.
+  std::printf("wall time per step while profiling: %.1f us\n", wall / n * 1e6);
 }
 
 int run_bench(const BenchOptions& o) {
@@ -155,6 +234,7 @@ int run_bench(const BenchOptions& o) {
     std::printf("%-8s %8lld %12.1f\n", "prefill", static_cast<long long>(p.prefill_tokens),
                 p.prefill_tokens_per_second());
   }
+  if (o.profile) print_profile(*chat, o, vocab);
   return 0;
 }
 
@@ -179,6 +259,9 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--prefill-length", o->prefill_length,
                   "also time the prefill of this many random tokens (e.g. 512)");
   cmd->add_option("--seed", o->seed, "seed of the random prompt ids")->capture_default_str();
+  cmd->add_flag("--profile", o->profile,
+                "then time 8 decode steps kernel by kernel on the device and print one step's "
+                "GPU time per kernel (launches, us, % of the step); cuda and vulkan devices");
   return {cmd, [o] { return run_bench(*o); }};
 }
 

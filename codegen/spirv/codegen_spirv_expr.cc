@@ -154,6 +154,13 @@ Lanes CodeGenSpirv::emit_binary(const BinaryNode* op) {
   return r;
 }
 
+// The IR rounds every operation (an FMA is its own intrinsic), as the interpreter and the
+// LLVM backends do; without NoContraction Vulkan compilers fuse a multiply and an add.
+uint32_t CodeGenSpirv::exact(uint32_t result) {
+  b_.decorate(result, spv::Decoration::NoContraction);
+  return result;
+}
+
 uint32_t CodeGenSpirv::binary_lane(const BinaryNode* op, DataType t, uint32_t a, uint32_t b) {
   NodeKind k = op->kind;
   uint32_t ty = reg_type(t), tb = b_.t_bool();
@@ -161,11 +168,11 @@ uint32_t CodeGenSpirv::binary_lane(const BinaryNode* op, DataType t, uint32_t a,
   if (t.is_float()) {
     switch (k) {
       case NodeKind::kAdd:
-        return b_.op(Op::OpFAdd, ty, {a, b});
+        return exact(b_.op(Op::OpFAdd, ty, {a, b}));
       case NodeKind::kSub:
-        return b_.op(Op::OpFSub, ty, {a, b});
+        return exact(b_.op(Op::OpFSub, ty, {a, b}));
       case NodeKind::kMul:
-        return b_.op(Op::OpFMul, ty, {a, b});
+        return exact(b_.op(Op::OpFMul, ty, {a, b}));
       case NodeKind::kDiv:
         return b_.op(Op::OpFDiv, ty, {a, b});
       case NodeKind::kMod: {  // floor modulo: a - floor(a / b) * b

@@ -51,6 +51,7 @@ class CodeGenSpirv {
   Lanes emit(const ir::Expr& e);
   uint32_t emit_scalar(const ir::Expr& e);
   Lanes emit_binary(const ir::BinaryNode* op);
+  uint32_t exact(uint32_t arithmetic_result);  // decorated NoContraction
   uint32_t binary_lane(const ir::BinaryNode* op, ir::DataType t, uint32_t a, uint32_t b);
   uint32_t int_div_mod(const ir::BinaryNode* op, ir::DataType t, uint32_t a, uint32_t b);
   // Converts one lane between scalar dtypes (the IR's cast semantics).

@@ -1,9 +1,11 @@
 // The CUDA device of the model runtime: wraps CudaDevice (runtime/devices/cuda_device.h),
 // JIT-loads the library's PTX module and launches its kernels with the grid and block the
-// manifest's postfix extents give for each call's scalar arguments.
+// manifest's postfix extents give for each call's scalar arguments. Profiles time each
+// launch between two events on the device's stream.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <vector>
 
@@ -14,6 +16,9 @@
 
 namespace mlcc {
 namespace {
+
+// Launches timed at most before their events are read (a wait for the GPU) and recycled.
+constexpr size_t kMaxPendingTimings = 4096;
 
 // The sm number in "-arch=sm_90" of a cuda target string, or 0 when it names none.
 int target_sm(const std::string& target) {
@@ -26,7 +31,16 @@ class CudaBackend final : public Device {
  public:
   explicit CudaBackend(std::unique_ptr<CudaDevice> dev) : dev_(std::move(dev)) {}
   ~CudaBackend() override {
-    // The module must go before the device's context does.
+    // Events and the module must go before the device's context does.
+    try {
+      for (const Timed& t : pending_) {
+        dev_->destroy_event(t.start);
+        dev_->destroy_event(t.end);
+      }
+      for (void* e : events_) dev_->destroy_event(e);
+    } catch (const Error&) {
+      // A sticky error of the context: its release frees the events anyway.
+    }
     module_ = CudaModule();
   }
 
@@ -113,8 +127,43 @@ class CudaBackend final : public Device {
       scalar32_[s] = static_cast<int32_t>(static_cast<uint32_t>(scalars[s]));
       params_.push_back(&scalar32_[s]);
     }
-    dev_->launch(fns_[kernel], {grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}, 0,
-                 params_.data());
+    if (!profiling_) {
+      dev_->launch(fns_[kernel], {grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}, 0,
+                   params_.data());
+      return;
+    }
+    if (pending_.size() >= kMaxPendingTimings) read_timings();
+    Timed t{kernel, take_event(), nullptr};
+    try {
+      t.end = take_event();
+      dev_->record_event(t.start);
+      dev_->launch(fns_[kernel], {grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}, 0,
+                   params_.data());
+      dev_->record_event(t.end);
+    } catch (...) {
+      events_.push_back(t.start);
+      if (t.end != nullptr) events_.push_back(t.end);
+      throw;
+    }
+    pending_.push_back(t);
+  }
+
+  bool begin_profile() override {
+    read_timings();  // a profile started over forgets the last one's launches
+    launches_.assign(kernels_.size(), 0);
+    seconds_.assign(kernels_.size(), 0.0);
+    profiling_ = true;
+    return true;
+  }
+
+  std::vector<KernelTiming> end_profile() override {
+    if (!profiling_) return {};
+    read_timings();
+    profiling_ = false;
+    std::vector<KernelTiming> out;
+    for (size_t k = 0; k < launches_.size(); ++k)
+      if (launches_[k] > 0) out.push_back({k, launches_[k], seconds_[k]});
+    return out;
   }
 
  private:
@@ -122,6 +171,47 @@ class CudaBackend final : public Device {
   CudaModule module_;
   std::vector<CudaFunction> fns_;
   std::vector<KernelInfo> kernels_;
+
+  // A launch timed between two events, not read yet.
+  struct Timed {
+    size_t kernel;
+    void* start;
+    void* end;
+  };
+  // An event from the pool, or a new one.
+  void* take_event() {
+    if (events_.empty()) return dev_->create_event();
+    void* e = events_.back();
+    events_.pop_back();
+    return e;
+  }
+  // Waits for the pending launches, adds their times to the totals, recycles their events.
+  void read_timings() {
+    size_t i = 0;
+    try {
+      for (; i < pending_.size(); ++i) {
+        const Timed& t = pending_[i];
+        float ms = dev_->elapsed_ms(t.start, t.end);
+        if (t.kernel >= launches_.size()) {
+          launches_.resize(t.kernel + 1, 0);
+          seconds_.resize(t.kernel + 1, 0.0);
+        }
+        ++launches_[t.kernel];
+        seconds_[t.kernel] += static_cast<double>(ms) * 1e-3;
+        events_.push_back(t.start);
+        events_.push_back(t.end);
+      }
+    } catch (...) {
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(i));
+      throw;
+    }
+    pending_.clear();
+  }
+  bool profiling_ = false;
+  std::vector<Timed> pending_;
+  std::vector<void*> events_;  // recorded and read: free for reuse
+  std::vector<int64_t> launches_;
+  std::vector<double> seconds_;
   // Argument storage reused across launches: cuLaunchKernel reads it before returning.
   std::vector<void*> buffer_args_;
   std::vector<int32_t> scalar32_;

@@ -73,7 +73,12 @@ namespace mlcc {
   X(vkDestroyDescriptorPool)       \
   X(vkResetDescriptorPool)         \
   X(vkAllocateDescriptorSets)      \
-  X(vkUpdateDescriptorSets)
+  X(vkUpdateDescriptorSets)        \
+  X(vkCreateQueryPool)             \
+  X(vkDestroyQueryPool)            \
+  X(vkCmdResetQueryPool)           \
+  X(vkCmdWriteTimestamp)           \
+  X(vkGetQueryPoolResults)
 
 struct VulkanApi {
 #define MLCC_VK_MEMBER(name) PFN_##name name = nullptr;

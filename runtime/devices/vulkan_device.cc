@@ -91,7 +91,8 @@ VulkanDeviceImpl::~VulkanDeviceImpl() {
     for (auto& [addr, b] : live_) destroy_block(*b);
     for (auto& [size, b] : cache_) destroy_block(*b);
     destroy_block(staging_);
-    for (VkDescriptorPool p : desc_pools_) api_.vkDestroyDescriptorPool(device_, p, nullptr);
+    for (VkDescriptorPool p : set_pools_) api_.vkDestroyDescriptorPool(device_, p, nullptr);
+    if (query_pool_) api_.vkDestroyQueryPool(device_, query_pool_, nullptr);
     if (pipeline_cache_) api_.vkDestroyPipelineCache(device_, pipeline_cache_, nullptr);
     for (Part& p : parts_)
       if (p.fence) api_.vkDestroyFence(device_, p.fence, nullptr);
@@ -129,6 +130,12 @@ void VulkanDeviceImpl::init(int index) {
   info_ = query_vulkan_device(api_, phys_, index, &features);
   api_.vkGetPhysicalDeviceMemoryProperties(phys_, &mem_props_);
   queue_family_ = static_cast<uint32_t>(compute_queue_family(api_, phys_));
+  uint32_t family_count = 0;
+  api_.vkGetPhysicalDeviceQueueFamilyProperties(phys_, &family_count, nullptr);
+  std::vector<VkQueueFamilyProperties> families(family_count);
+  api_.vkGetPhysicalDeviceQueueFamilyProperties(phys_, &family_count, families.data());
+  // 0 where the queue cannot write timestamps: then begin_profile says so.
+  timestamp_bits_ = families[queue_family_].timestampValidBits;
 
   float priority = 1.0f;
   VkDeviceQueueCreateInfo q{};
@@ -282,6 +289,8 @@ void VulkanDeviceImpl::free(void* ptr) {
 void VulkanDeviceImpl::release_cache() {
   if (cache_.empty()) return;
   submit_and_wait();
+  // Cached descriptor sets may name these VkBuffers, whose handles a new buffer may reuse.
+  clear_set_cache();
   for (auto& [size, b] : cache_) destroy_block(*b);
   cache_.clear();
   cached_bytes_ = 0;
@@ -395,8 +404,7 @@ void VulkanDeviceImpl::submit_and_wait() {
   vk_check(api_.vkResetFences(device_, static_cast<uint32_t>(fences.size()), fences.data()),
            "vkResetFences");
   vk_check(api_.vkResetCommandPool(device_, cmd_pool_, 0), "vkResetCommandPool");
-  for (VkDescriptorPool p : desc_pools_) api_.vkResetDescriptorPool(device_, p, 0);
-  desc_pool_next_ = 0;
+  if (!timed_kernels_.empty()) collect_timestamps();
   staging_used_ = 0;
   commands_ = 0;
   part_ = 0;

@@ -1,7 +1,8 @@
 // Internal to the Vulkan device: the class behind open_vulkan_device, shared by
 // vulkan_device.cc (instance, memory, copies, batches), vulkan_kernels.cc (requirement
-// checks, pipelines, descriptors, dispatches) and vulkan_features.cc (what a device
-// offers). Not for other code: use runtime/devices/vulkan_device.h.
+// checks, pipelines, descriptors, dispatches), vulkan_profile.cc (timestamps per launch)
+// and vulkan_features.cc (what a device offers). Not for other code: use
+// runtime/devices/vulkan_device.h.
 #pragma once
 
 #include <bit>
@@ -9,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "runtime/devices/vulkan_api.h"
@@ -76,6 +78,8 @@ class VulkanDeviceImpl final : public VulkanDevice {
   void launch(size_t kernel, std::span<void* const> buffers,
               std::span<const int64_t> scalars) override;
   void load_spirv_kernels(const std::vector<VulkanKernelSource>& kernels) override;
+  bool begin_profile() override;
+  std::vector<KernelTiming> end_profile() override;
   uint64_t storage_offset_alignment() const override {
     return props_.limits.minStorageBufferOffsetAlignment;
   }
@@ -83,6 +87,10 @@ class VulkanDeviceImpl final : public VulkanDevice {
   const VulkanDeviceInfo& info() const override { return info_; }
 
  private:
+  // A batch is submitted once it holds this many commands, bounding what one submit holds
+  // (and the timestamp queries of its launches).
+  static constexpr uint64_t kMaxBatchCommands = 4096;
+
   // A VkBuffer with its own memory; addr is the start of its fake address range.
   struct Block {
     VkBuffer buffer = VK_NULL_HANDLE;
@@ -120,7 +128,8 @@ class VulkanDeviceImpl final : public VulkanDevice {
   // Starts the batch's command buffer if needed and puts a barrier after the previous
   // command; call before recording each command.
   void begin_command();
-  // Submits the batch (if any), waits for it, and recycles its descriptor sets and staging.
+  // Submits the batch (if any), waits for it, recycles its staging and command buffers, and
+  // reads its timestamps when profiling.
   void submit_and_wait();
 
   // load_spirv_kernels for kernels compiled for `target` (the library's, or "vulkan"), which
@@ -132,7 +141,29 @@ class VulkanDeviceImpl final : public VulkanDevice {
   // The pipeline of a kernel check_requirements accepted.
   Kernel create_kernel(const VulkanKernelSource& src);
   void destroy_kernels(std::vector<Kernel>& kernels);
+
+  // Descriptor sets are cached by (kernel, each buffer's VkBuffer, offset and range): a
+  // decode step launches the same kernels on the same buffers every token, so after the
+  // first token no launch allocates or writes a set. Cached sets live in pools of their own
+  // that batches do not reset, and stay valid while the VkBuffers they name exist (a freed
+  // block keeps its VkBuffer in the allocator's cache) and the kernels stay loaded.
+  // The set of a launch of `kernel` with buffer_infos_: the cached one, else a new one.
+  VkDescriptorSet descriptor_set(size_t kernel);
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
+  // Waits for the GPU, then forgets every cached set: called before a VkBuffer they may
+  // name is destroyed, when kernels are replaced, and when the cache is full.
+  void clear_set_cache();
+  struct SetKeyHash {
+    size_t operator()(const std::vector<uint64_t>& key) const;
+  };
+
+  // Profiling (vulkan_profile.cc): while profiling_, each launch writes a timestamp before
+  // its dispatch (after the barrier, so once the commands before it are done) and one after.
+  // Before the dispatch; resets the query pool at the batch's first timed launch.
+  void write_start_timestamp(size_t kernel);
+  void write_end_timestamp();
+  // After the batch's fences: adds its launches' times to the totals.
+  void collect_timestamps();
 
   VulkanApi api_;
   VkInstance instance_ = VK_NULL_HANDLE;
@@ -162,15 +193,30 @@ class VulkanDeviceImpl final : public VulkanDevice {
   VkCommandBuffer cmd_ = VK_NULL_HANDLE;
   uint64_t part_commands_ = 0, flush_at_ = 0;
 
-  // The batch being recorded: commands so far, staging bytes its uploads use, and the
-  // descriptor pools it allocates from (desc_pools_[desc_pool_next_] is the current one).
+  // The batch being recorded: commands so far and staging bytes its uploads use.
   bool recording_ = false;
   uint64_t commands_ = 0;
   Block staging_;
   void* staging_map_ = nullptr;
   uint64_t staging_used_ = 0;
-  std::vector<VkDescriptorPool> desc_pools_;
-  size_t desc_pool_next_ = 0;
+
+  // The descriptor set cache: set_pools_[set_pool_next_] is the pool allocated from;
+  // set_key_ is the key of the current launch, reused so that a hit allocates nothing.
+  std::unordered_map<std::vector<uint64_t>, VkDescriptorSet, SetKeyHash> set_cache_;
+  std::vector<uint64_t> set_key_;
+  std::vector<VkDescriptorPool> set_pools_;
+  size_t set_pool_next_ = 0;
+
+  // Profiling: the queue's timestampValidBits (0: it cannot time), the query pool (two
+  // queries per launch of a batch, made at the first begin_profile), the kernel of each
+  // timed launch of the batch, and the totals per kernel index.
+  bool profiling_ = false;
+  uint32_t timestamp_bits_ = 0;
+  VkQueryPool query_pool_ = VK_NULL_HANDLE;
+  std::vector<size_t> timed_kernels_;
+  std::vector<uint64_t> timestamps_;
+  std::vector<int64_t> profile_launches_;
+  std::vector<double> profile_seconds_;
 
   // Live allocations by start address; freed ones by size class, for reuse.
   std::map<uint64_t, std::unique_ptr<Block>> live_;

@@ -1,6 +1,7 @@
 // Kernels of the Vulkan device: SPIR-V modules checked and turned into compute pipelines
 // (through one pipeline cache), and launches recorded into the current batch with their
-// descriptor set, push constants and dispatch (runtime/devices/vulkan_device.h has the ABI).
+// descriptor set (from the set cache), push constants and dispatch
+// (runtime/devices/vulkan_device.h has the ABI).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -21,9 +22,10 @@ constexpr uint32_t kOpEntryPoint = 15;
 constexpr uint32_t kExecutionModelGLCompute = 5;
 constexpr uint32_t kOpExecutionMode = 16;
 constexpr uint32_t kExecutionModeLocalSize = 17;
-// A batch is submitted once it holds this many commands, bounding what one submit holds.
-constexpr uint64_t kMaxBatchCommands = 4096;
 constexpr uint32_t kPoolSets = 1024, kPoolBuffersPerSet = 8;
+// Cached descriptor sets at most: a decode step of Llama-2-7B needs a few hundred; the
+// bound keeps pools from growing without end where views change from launch to launch.
+constexpr size_t kMaxCachedSets = 8192;
 
 // What a module asks of the device: its SPIR-V version, capabilities and workgroup size.
 struct SpirvModuleInfo {
@@ -143,6 +145,8 @@ void VulkanDeviceImpl::load_sources(const std::vector<VulkanKernelSource>& sourc
     destroy_kernels(loaded);
     throw;
   }
+  // Cached sets were made with the old kernels' set layouts, and their indices change.
+  clear_set_cache();
   destroy_kernels(kernels_);
   kernels_ = std::move(loaded);
 }
@@ -292,9 +296,54 @@ void VulkanDeviceImpl::destroy_kernels(std::vector<Kernel>& kernels) {
   kernels.clear();
 }
 
+size_t VulkanDeviceImpl::SetKeyHash::operator()(const std::vector<uint64_t>& key) const {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (uint64_t v : key) h = (h ^ v) * 0x100000001b3ull + (h >> 29);
+  return static_cast<size_t>(h);
+}
+
+void VulkanDeviceImpl::clear_set_cache() {
+  if (set_cache_.empty()) return;
+  // Submitted commands may still bind the sets: they must finish first.
+  submit_and_wait();
+  for (VkDescriptorPool p : set_pools_)
+    vk_check(api_.vkResetDescriptorPool(device_, p, 0), "vkResetDescriptorPool");
+  set_pool_next_ = 0;
+  set_cache_.clear();
+}
+
+VkDescriptorSet VulkanDeviceImpl::descriptor_set(size_t kernel) {
+  set_key_.clear();
+  set_key_.push_back(kernel);
+  for (const VkDescriptorBufferInfo& b : buffer_infos_) {
+    set_key_.push_back(reinterpret_cast<uint64_t>(b.buffer));
+    set_key_.push_back(b.offset);
+    set_key_.push_back(b.range);
+  }
+  auto hit = set_cache_.find(set_key_);
+  if (hit != set_cache_.end()) return hit->second;
+  if (set_cache_.size() >= kMaxCachedSets) clear_set_cache();
+  VkDescriptorSet set = allocate_set(kernels_[kernel].set_layout);
+  writes_.assign(buffer_infos_.size(), {});
+  for (size_t i = 0; i < buffer_infos_.size(); ++i) {
+    VkWriteDescriptorSet& w = writes_[i];
+    w.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
+    w.dstSet = set;
+    w.dstBinding = static_cast<uint32_t>(i);
+    w.descriptorCount = 1;
+    w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    w.pBufferInfo = &buffer_infos_[i];
+  }
+  api_.vkUpdateDescriptorSets(device_, static_cast<uint32_t>(writes_.size()), writes_.data(), 0,
+                              nullptr);
+  set_cache_.emplace(set_key_, set);
+  return set;
+}
+
 VkDescriptorSet VulkanDeviceImpl::allocate_set(VkDescriptorSetLayout layout) {
   for (;;) {
-    if (desc_pool_next_ == desc_pools_.size()) {
+    const bool fresh = set_pool_next_ == set_pools_.size();
+    if (fresh) {
       VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kPoolSets * kPoolBuffersPerSet};
       VkDescriptorPoolCreateInfo info{};
       info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
@@ -304,19 +353,20 @@ VkDescriptorSet VulkanDeviceImpl::allocate_set(VkDescriptorSetLayout layout) {
       VkDescriptorPool pool = VK_NULL_HANDLE;
       vk_check(api_.vkCreateDescriptorPool(device_, &info, nullptr, &pool),
                "vkCreateDescriptorPool");
-      desc_pools_.push_back(pool);
+      set_pools_.push_back(pool);
     }
     VkDescriptorSetAllocateInfo info{};
     info.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO;
-    info.descriptorPool = desc_pools_[desc_pool_next_];
+    info.descriptorPool = set_pools_[set_pool_next_];
     info.descriptorSetCount = 1;
     info.pSetLayouts = &layout;
     VkDescriptorSet set = VK_NULL_HANDLE;
     VkResult r = api_.vkAllocateDescriptorSets(device_, &info, &set);
     if (r == VK_SUCCESS) return set;
-    if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL)
+    // An empty pool that cannot hold the set never will: fail rather than make pools forever.
+    if (fresh || (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL))
       vk_check(r, "vkAllocateDescriptorSets");
-    ++desc_pool_next_;  // this pool is full for this batch: move on to the next
+    ++set_pool_next_;  // this pool is full until the cache is cleared: on to the next
   }
 }
 
@@ -370,23 +420,10 @@ void VulkanDeviceImpl::launch(size_t kernel, std::span<void* const> buffers,
   }
 
   if (commands_ >= kMaxBatchCommands) submit_and_wait();
-  VkDescriptorSet set = VK_NULL_HANDLE;
-  if (!buffers.empty()) {
-    set = allocate_set(k.set_layout);
-    writes_.assign(buffers.size(), {});
-    for (size_t i = 0; i < buffers.size(); ++i) {
-      VkWriteDescriptorSet& w = writes_[i];
-      w.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
-      w.dstSet = set;
-      w.dstBinding = static_cast<uint32_t>(i);
-      w.descriptorCount = 1;
-      w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-      w.pBufferInfo = &buffer_infos_[i];
-    }
-    api_.vkUpdateDescriptorSets(device_, static_cast<uint32_t>(writes_.size()), writes_.data(), 0,
-                                nullptr);
-  }
+  // Before begin_command: a full cache waits for the batch, which ends it.
+  VkDescriptorSet set = buffers.empty() ? VK_NULL_HANDLE : descriptor_set(kernel);
   begin_command();
+  if (profiling_) write_start_timestamp(kernel);
   api_.vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, k.pipeline);
   if (set != VK_NULL_HANDLE)
     api_.vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, k.layout, 0, 1, &set, 0,
@@ -395,6 +432,7 @@ void VulkanDeviceImpl::launch(size_t kernel, std::span<void* const> buffers,
     api_.vkCmdPushConstants(cmd_, k.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                             static_cast<uint32_t>(push_.size() * 4), push_.data());
   api_.vkCmdDispatch(cmd_, grid[0], grid[1], grid[2]);
+  if (profiling_) write_end_timestamp();
   flush_part();
 }
 

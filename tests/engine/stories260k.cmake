@@ -3,7 +3,8 @@
 # formats (weights rounded to 4 bits, so another story) the text is shown and must be a
 # fluent story of the same kind: the same opening, whole words, the reference's length.
 # With -DKIND=vulkan (and -DFOLLOW=the follow-greedy tool) the library is compiled for
-# that target and run on it, and must also follow the CPU library's greedy path.
+# that target and run on it: it must pick the CPU library's token at every step and print
+# the CPU's text.
 # cmake -DMLCC=... -DMLCC_CHAT=... -DSHARED=../shared -DWORK=dir -DQUANT=q0f32
 #       [-DKIND=vulkan -DFOLLOW=...] -P stories260k.cmake
 set(src ${SHARED}/models/stories260K)
@@ -26,27 +27,36 @@ if(NOT DEFINED KIND)
 endif()
 set(lib ${WORK}/stories260K-${QUANT}-${KIND}.so)
 run(${MLCC} compile ${src}/stories260K.bin --quantization ${QUANT} --target ${KIND} -o ${lib})
+# Greedy text from mlcc-chat with library $lib on $device, into `out`.
+function(chat lib device)
+  # Not through run(): its ARGN would drop the empty prompt.
+  execute_process(COMMAND ${MLCC_CHAT} --model ${WORK}/stories260K-${QUANT} --model-lib ${lib}
+                          --device ${device} --template raw --prompt ""
+                          --temperature 0 --max-new-tokens 256
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "mlcc-chat exited with ${rc}:\n${err}")
+  endif()
+  set(out "${out}" PARENT_SCOPE)
+endfunction()
 if(NOT KIND STREQUAL "cpu")
-  # Every step's pick must be the CPU's: exactly in f32, up to ties at f16 precision
-  # (top two CPU logits within 1e-3 of the top one) with f16 activations.
+  # Every step's pick must be the CPU's, and the logits close: in f32 to 1e-4, with f16
+  # activations (rounded at other points of a differently ordered sum) to 1e-2.
   set(cpu_lib ${WORK}/stories260K-${QUANT}-cpu-ref.so)
   run(${MLCC} compile ${src}/stories260K.bin --quantization ${QUANT} --target cpu -o ${cpu_lib})
+  set(tolerance 1e-2)
   if(QUANT STREQUAL "q0f32")
-    set(follow_args --tolerance 1e-4 --tie 0)
-  else()
-    set(follow_args --tolerance 1e-2 --tie 1e-3)
+    set(tolerance 1e-4)
   endif()
   run(${FOLLOW} ${cpu_lib} ${lib} ${WORK}/stories260K-${QUANT} --device ${KIND} --steps 256
-      ${follow_args})
+      --tolerance ${tolerance})
   message(STATUS "${out}")
+  chat(${cpu_lib} cpu)
+  set(cpu_out "${out}")
 endif()
-# Not through run(): its ARGN would drop the empty prompt.
-execute_process(COMMAND ${MLCC_CHAT} --model ${WORK}/stories260K-${QUANT} --model-lib ${lib}
-                        --device ${KIND} --template raw --prompt ""
-                        --temperature 0 --max-new-tokens 256
-                OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "mlcc-chat exited with ${rc}:\n${err}")
+chat(${lib} ${KIND})
+if(DEFINED cpu_out AND NOT out STREQUAL cpu_out)
+  message(FATAL_ERROR "mlcc-chat on ${KIND} printed:\n[${out}]\non the CPU:\n[${cpu_out}]")
 endif()
 file(READ ${src}/greedy_reference.txt want)
 if(NOT QUANT STREQUAL "q0f32")
