@@ -7,9 +7,10 @@
 #                                       # all into gpu-bundle/vulkan-model/
 #   tests/gpu/vulkan_model.sh run       # there: stories260K through mlcc-chat on vulkan
 #                                       # (q0f32 must print llama2.c's text; both must
-#                                       # follow the CPU's greedy path), the small Llamas
+#                                       # pick the CPU's tokens and print its text), the small Llamas
 #                                       # against the reference forward pass, and
-#                                       # `mlcc bench --random-weights` on vulkan and cuda.
+#                                       # `mlcc bench --random-weights --profile` on vulkan
+#                                       # and cuda (one decode step's kernels timed).
 # The kernel cases run in tests/gpu/vulkan.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -90,7 +91,7 @@ case "${1:-}" in
       [[ $lib == *cuda ]] && device=cuda
       echo "## mlcc bench --random-weights, examples/llama2.json q4f16_1, $lib.so on $device"
       "$OUT/mlcc" bench --model-lib "$OUT/$lib.so" --random-weights --device $device \
-        --generate-length 512 --prefill-length 512 || true
+        --generate-length 512 --prefill-length 512 --profile || true
     done
     ;;
   *)
