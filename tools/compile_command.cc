@@ -113,7 +113,10 @@ std::vector<Command> add_compiler_commands(CLI::App& app) {
                          "checkpoint) into one library for a target");
   compile->add_option("config", o->config_path, "config.json, model directory or llama2.c .bin")
       ->required();
-  compile->add_option("--target", o->copts.target, "cpu, cuda, \"cuda -arch=sm_90\"")
+  compile
+      ->add_option("--target", o->copts.target,
+                   "cpu, cuda, vulkan, \"cuda -arch=sm_90\", \"vulkan -subgroup=32\" "
+                   "(mlcc devices lists each device's target)")
       ->capture_default_str();
   compile->add_option("--quantization", o->copts.quantization, "q4f16_1, q4f32_1, q0f16 or q0f32")
       ->capture_default_str();
