@@ -198,6 +198,37 @@ class ChatModuleTest(unittest.TestCase):
         self.assertEqual(os.path.abspath(self.cm.model_lib_path), os.path.abspath(Model.lib))
 
 
+class VulkanChatModuleTest(unittest.TestCase):
+    """ChatModule on device="vulkan" (lavapipe in CI): the greedy text and stats of the CPU."""
+
+    @classmethod
+    def setUpClass(cls):
+        Model.prepare()
+        devices = subprocess.run([ARGS.mlcc, "devices"], capture_output=True, text=True).stdout
+        if not re.search(r"^vulkan:0 ", devices, re.MULTILINE):
+            raise unittest.SkipTest("no Vulkan device (mlcc devices lists none)")
+        cls.lib = Model.lib.replace("-cpu.so", "-vulkan.so")
+        run_mlcc("compile", shared(MODEL["source"]), "--target", "vulkan", "--quantization",
+                 MODEL["quantization"], "-o", cls.lib)
+
+    def test_generate_matches_cpu(self):
+        config = mlcc.ChatConfig(temperature=0, max_gen_len=64)
+        gpu = mlcc.ChatModule(model=Model.dir, model_lib_path=self.lib, device="vulkan",
+                              chat_config=config)
+        cpu = mlcc.ChatModule(model=Model.dir, model_lib_path=Model.lib, device="cpu",
+                              chat_config=config)
+        reply = gpu.generate("Once upon a time")
+        self.assertGreater(len(reply), 100)
+        self.assertEqual(reply, cpu.generate("Once upon a time"))
+        self.assertRegex(gpu.stats(), STATS_RE)
+
+    def test_auto_picks_vulkan_library(self):
+        # device="auto" (the default) runs a vulkan library on the Vulkan device.
+        cm = mlcc.ChatModule(model=Model.dir, model_lib_path=self.lib,
+                             chat_config=mlcc.ChatConfig(temperature=0, max_gen_len=8))
+        self.assertTrue(cm.generate("Once upon a time").strip())
+
+
 class OpenErrorsTest(unittest.TestCase):
     def setUp(self):
         Model.prepare()
