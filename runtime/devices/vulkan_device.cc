@@ -1,6 +1,7 @@
 // The Vulkan device (runtime/devices/vulkan_device.h): instance and device selection,
 // fake-address memory with a caching allocator, staging copies, and kernels recorded into
-// one command buffer per batch. Kernel loading and launching are in vulkan_kernels.cc.
+// one command buffer per batch. Kernel loading and launching are in vulkan_kernels.cc,
+// device-to-device copies by a compute shader in vulkan_copy.cc.
 #include "runtime/devices/vulkan_device.h"
 
 #include <fmt/format.h>
@@ -88,6 +89,7 @@ VulkanDeviceImpl::~VulkanDeviceImpl() {
   if (device_ != VK_NULL_HANDLE) {
     api_.vkDeviceWaitIdle(device_);
     destroy_kernels(kernels_);
+    destroy_kernels(copy_kernel_);
     for (auto& [addr, b] : live_) destroy_block(*b);
     for (auto& [size, b] : cache_) destroy_block(*b);
     destroy_block(staging_);
@@ -456,6 +458,8 @@ void VulkanDeviceImpl::copy_device_to_device(void* dst, const void* src, size_t 
         fmt::format("vulkan device: copy_device_to_device of {} bytes from {} to {}: the "
                     "ranges overlap; expected disjoint ranges",
                     bytes, src, dst));
+  // A shader where the copy allows it (vulkan_copy.cc says why), else the copy command.
+  if (copy_by_shader(d, s, bytes)) return;
   begin_command();
   VkBufferCopy region{s.offset, d.offset, bytes};
   api_.vkCmdCopyBuffer(cmd_, s.block->buffer, d.block->buffer, 1, &region);

@@ -1,7 +1,8 @@
 // Internal to the Vulkan device: the class behind open_vulkan_device, shared by
 // vulkan_device.cc (instance, memory, copies, batches), vulkan_kernels.cc (requirement
-// checks, pipelines, descriptors, dispatches), vulkan_profile.cc (timestamps per launch)
-// and vulkan_features.cc (what a device offers). Not for other code: use
+// checks, pipelines, descriptors, dispatches), vulkan_copy.cc (device-to-device copies by
+// a compute shader), vulkan_profile.cc (timestamps per launch) and vulkan_features.cc
+// (what a device offers). Not for other code: use
 // runtime/devices/vulkan_device.h.
 #pragma once
 
@@ -142,17 +143,25 @@ class VulkanDeviceImpl final : public VulkanDevice {
   Kernel create_kernel(const VulkanKernelSource& src);
   void destroy_kernels(std::vector<Kernel>& kernels);
 
+  // Records the copy of `bytes` from s to d with the copy shader (vulkan_copy.cc), making
+  // its pipeline at the first use; false (recording nothing) where the shader cannot do it:
+  // an offset or the size not a multiple of 16 bytes, or workgroups smaller than its own.
+  bool copy_by_shader(const Span& d, const Span& s, uint64_t bytes);
+
   // Descriptor sets are cached by (kernel, each buffer's VkBuffer, offset and range): a
   // decode step launches the same kernels on the same buffers every token, so after the
   // first token no launch allocates or writes a set. Cached sets live in pools of their own
   // that batches do not reset, and stay valid while the VkBuffers they name exist (a freed
   // block keeps its VkBuffer in the allocator's cache) and the kernels stay loaded.
-  // The set of a launch of `kernel` with buffer_infos_: the cached one, else a new one.
-  VkDescriptorSet descriptor_set(size_t kernel);
+  // The set of a launch with buffer_infos_ of the kernel keyed `id` (its index, or
+  // kCopySetKey for the copy shader), of layout `layout`: the cached one, else a new one.
+  VkDescriptorSet descriptor_set(uint64_t id, VkDescriptorSetLayout layout);
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
   // Waits for the GPU, then forgets every cached set: called before a VkBuffer they may
   // name is destroyed, when kernels are replaced, and when the cache is full.
   void clear_set_cache();
+  // The copy shader's sets are cached too, under an id no kernel index reaches.
+  static constexpr uint64_t kCopySetKey = ~uint64_t{0};
   struct SetKeyHash {
     size_t operator()(const std::vector<uint64_t>& key) const;
   };
@@ -224,6 +233,8 @@ class VulkanDeviceImpl final : public VulkanDevice {
   uint64_t next_addr_ = 0, live_bytes_ = 0, cached_bytes_ = 0;
 
   std::vector<Kernel> kernels_;
+  // The copy shader's pipeline: empty until the first copy that uses it, then one.
+  std::vector<Kernel> copy_kernel_;
   // Reused per launch.
   std::vector<VkDescriptorBufferInfo> buffer_infos_;
   std::vector<VkWriteDescriptorSet> writes_;

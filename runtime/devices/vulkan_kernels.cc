@@ -312,9 +312,9 @@ void VulkanDeviceImpl::clear_set_cache() {
   set_cache_.clear();
 }
 
-VkDescriptorSet VulkanDeviceImpl::descriptor_set(size_t kernel) {
+VkDescriptorSet VulkanDeviceImpl::descriptor_set(uint64_t id, VkDescriptorSetLayout layout) {
   set_key_.clear();
-  set_key_.push_back(kernel);
+  set_key_.push_back(id);
   for (const VkDescriptorBufferInfo& b : buffer_infos_) {
     set_key_.push_back(reinterpret_cast<uint64_t>(b.buffer));
     set_key_.push_back(b.offset);
@@ -323,7 +323,7 @@ VkDescriptorSet VulkanDeviceImpl::descriptor_set(size_t kernel) {
   auto hit = set_cache_.find(set_key_);
   if (hit != set_cache_.end()) return hit->second;
   if (set_cache_.size() >= kMaxCachedSets) clear_set_cache();
-  VkDescriptorSet set = allocate_set(kernels_[kernel].set_layout);
+  VkDescriptorSet set = allocate_set(layout);
   writes_.assign(buffer_infos_.size(), {});
   for (size_t i = 0; i < buffer_infos_.size(); ++i) {
     VkWriteDescriptorSet& w = writes_[i];
@@ -421,7 +421,7 @@ void VulkanDeviceImpl::launch(size_t kernel, std::span<void* const> buffers,
 
   if (commands_ >= kMaxBatchCommands) submit_and_wait();
   // Before begin_command: a full cache waits for the batch, which ends it.
-  VkDescriptorSet set = buffers.empty() ? VK_NULL_HANDLE : descriptor_set(kernel);
+  VkDescriptorSet set = buffers.empty() ? VK_NULL_HANDLE : descriptor_set(kernel, k.set_layout);
   begin_command();
   if (profiling_) write_start_timestamp(kernel);
   api_.vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, k.pipeline);
