@@ -3,13 +3,7 @@
 # weights; the profile table must name a quantized linear kernel and end with a total line.
 # Prints SKIPPED where no Vulkan device is found.
 # cmake -DMLCC=... -DWORK=dir -P bench_profile.cmake
-function(run)
-  execute_process(COMMAND ${ARGN} OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${ARGN} exited with ${rc}:\n${out}\n${err}")
-  endif()
-  set(out "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/run_checked.cmake)
 run(${MLCC} devices)
 if(NOT out MATCHES "\nvulkan:0 ")
   message(STATUS "SKIPPED: no Vulkan device\n${out}")
