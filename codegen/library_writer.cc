@@ -1,6 +1,6 @@
 // The library writer: kernels through the tensor-IR pipeline and the target's
-// code generator, the manifest and device blobs (PTX, SPIR-V) as constant data in a
-// small host object, and lld linking both into the library.
+// code generator, the manifest and device blobs (PTX, SPIR-V, HSA code object) as
+// constant data in a small host object, and lld linking both into the library.
 #include "codegen/library_writer.h"
 
 #include <llvm/IR/Constants.h>
@@ -9,7 +9,7 @@
 #include <llvm/IR/Module.h>
 #include <llvm/Target/TargetMachine.h>
 
-#include "codegen/cpu_linker.h"
+#include "codegen/linker.h"
 #include "codegen/llvm/codegen.h"
 #include "codegen/llvm/llvm_backend.h"
 #include "codegen/spirv/codegen_spirv.h"
@@ -75,12 +75,18 @@ void postfix(const ir::Expr& e, const ir::PrimFunc& f, nlohmann::json& out) {
               "scalar parameters");
 }
 
+// The device code a GPU library carries (one of them; none for the CPU).
+struct DeviceBlobs {
+  const std::string* ptx = nullptr;
+  const std::vector<uint32_t>* spirv = nullptr;
+  const std::vector<uint8_t>* hsaco = nullptr;
+};
+
 // A host object holding the manifest (and PTX) as NUL-terminated constant data, the
-// SPIR-V blob as u32 words, plus the kernel-module globals when no CPU kernel object
-// provides them.
+// SPIR-V blob as u32 words, the code object as bytes with its size, plus the kernel-module
+// globals when no CPU kernel object provides them.
 std::vector<uint8_t> data_object(const Target& host, const std::string& manifest,
-                                 const std::string* ptx, const std::vector<uint32_t>* spirv,
-                                 bool module_globals) {
+                                 const DeviceBlobs& blobs, bool module_globals) {
   auto tm = make_target_machine(host);
   llvm::LLVMContext ctx;
   llvm::Module m("mlcc_library_data", ctx);
@@ -91,12 +97,23 @@ std::vector<uint8_t> data_object(const Target& host, const std::string& manifest
                              name);
   };
   bytes("mlcc_library_manifest", manifest);
-  if (ptx) bytes("mlcc_library_ptx", *ptx);
-  if (spirv) {
-    llvm::Constant* init = llvm::ConstantDataArray::get(ctx, llvm::ArrayRef<uint32_t>(*spirv));
+  if (blobs.ptx) bytes("mlcc_library_ptx", *blobs.ptx);
+  if (blobs.spirv) {
+    llvm::Constant* init =
+        llvm::ConstantDataArray::get(ctx, llvm::ArrayRef<uint32_t>(*blobs.spirv));
     auto* g = new llvm::GlobalVariable(m, init->getType(), true, llvm::GlobalValue::ExternalLinkage,
                                        init, "mlcc_library_spirv");
     g->setAlignment(llvm::Align(4));
+  }
+  if (blobs.hsaco) {
+    llvm::Constant* init = llvm::ConstantDataArray::get(ctx, llvm::ArrayRef<uint8_t>(*blobs.hsaco));
+    auto* g = new llvm::GlobalVariable(m, init->getType(), true, llvm::GlobalValue::ExternalLinkage,
+                                       init, "mlcc_library_hsaco");
+    g->setAlignment(llvm::Align(8));
+    auto* i64 = llvm::Type::getInt64Ty(ctx);
+    new llvm::GlobalVariable(m, i64, true, llvm::GlobalValue::ExternalLinkage,
+                             llvm::ConstantInt::get(i64, blobs.hsaco->size()),
+                             "mlcc_library_hsaco_size");
   }
   if (module_globals) {
     auto* i32 = llvm::Type::getInt32Ty(ctx);
@@ -121,7 +138,7 @@ nlohmann::json postfix_extent(const ir::Expr& e, const ir::PrimFunc& f) {
 
 namespace {
 
-// The manifest fields a GPU kernel is launched with: grid (and, for CUDA, block) as
+// The manifest fields a GPU kernel is launched with: grid (and, for CUDA and ROCm, block) as
 // postfix expressions over the scalars, and the workgroup memory it declares.
 void launch_fields(nlohmann::json& e, const ir::PrimFunc& k, const std::array<ir::Expr, 3>& grid,
                    const std::array<ir::Expr, 3>* block, int shared_bytes) {
@@ -136,8 +153,7 @@ void launch_fields(nlohmann::json& e, const ir::PrimFunc& k, const std::array<ir
 
 void write_library(const std::vector<ir::PrimFunc>& kernels, nlohmann::json manifest,
                    const Target& target, const std::string& so_path) {
-  if (target.kind != TargetKind::kCpu && target.kind != TargetKind::kCuda &&
-      target.kind != TargetKind::kVulkan)
+  if (target.kind == TargetKind::kMetal)
     throw Error("library: target '" + target.str() + "' has no library writer yet");
   std::vector<ir::PrimFunc> lowered;
   for (const ir::PrimFunc& k : kernels) lowered.push_back(passes::lower_for_codegen(k, target));
@@ -150,7 +166,7 @@ void write_library(const std::vector<ir::PrimFunc>& kernels, nlohmann::json mani
   if (target.kind == TargetKind::kCpu) {
     manifest["kernels"] = entries;
     objects.push_back(compile_cpu_object(lowered, target));
-    objects.push_back(data_object(target, manifest.dump(), nullptr, nullptr, false));
+    objects.push_back(data_object(target, manifest.dump(), {}, false));
     link_shared_library(objects, target, so_path);
     return;
   }
@@ -166,13 +182,22 @@ void write_library(const std::vector<ir::PrimFunc>& kernels, nlohmann::json mani
     }
     manifest["kernels"] = entries;
     manifest["vulkan"] = {{"subgroup_size", target.warp_size}};
-    objects.push_back(data_object(host, manifest.dump(), nullptr, &blob, true));
+    objects.push_back(data_object(host, manifest.dump(), {.spirv = &blob}, true));
     link_shared_library(objects, host, so_path);
     return;
   }
-  // CUDA: the launch extents and scalar widths the runtime needs to launch each kernel.
+  // CUDA and ROCm: the launch extents and scalar widths the runtime needs to launch each
+  // kernel.
   std::string ptx;
-  std::vector<CudaKernel> compiled = compile_cuda(lowered, target, &ptx);
+  RocmCodeObject rocm;
+  std::vector<GpuKernel> compiled;
+  if (target.kind == TargetKind::kCuda) {
+    for (CudaKernel& k : compile_cuda(lowered, target, &ptx)) compiled.push_back(std::move(k));
+  } else {
+    rocm = compile_rocm(lowered, target);
+    compiled = rocm.kernels;
+    manifest["rocm"] = {{"gfx", target.mcpu}, {"wavefront_size", target.warp_size}};
+  }
   for (size_t i = 0; i < lowered.size(); ++i) {
     const ir::PrimFunc& k = lowered[i];
     nlohmann::json& e = entries[i];
@@ -181,7 +206,12 @@ void write_library(const std::vector<ir::PrimFunc>& kernels, nlohmann::json mani
     for (const ir::Var& v : k.scalars) e["scalar_bits"].push_back(v.dtype().bits == 64 ? 64 : 32);
   }
   manifest["kernels"] = entries;
-  objects.push_back(data_object(host, manifest.dump(), &ptx, nullptr, true));
+  DeviceBlobs blobs;
+  if (target.kind == TargetKind::kCuda)
+    blobs.ptx = &ptx;
+  else
+    blobs.hsaco = &rocm.hsaco;
+  objects.push_back(data_object(host, manifest.dump(), blobs, true));
   link_shared_library(objects, host, so_path);
 }
 

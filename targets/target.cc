@@ -42,6 +42,33 @@ Target cuda_target(const std::string& arch) {
   return t;
 }
 
+// AMD GPUs by LLVM processor name: RDNA (gfx10, gfx11) runs compute in wavefronts of 32,
+// CDNA (gfx90a, gfx942) in wavefronts of 64; all have 64 KiB of LDS per workgroup and
+// workgroups of up to 1024 workitems.
+Target rocm_target(const std::string& gfx) {
+  struct Arch {
+    const char* name;
+    int wave;
+  };
+  static const Arch kArchs[] = {{"gfx1100", 32}, {"gfx1030", 32}, {"gfx90a", 64}, {"gfx942", 64}};
+  for (const Arch& a : kArchs) {
+    if (gfx != a.name) continue;
+    Target t;
+    t.kind = TargetKind::kRocm;
+    t.triple = "amdgcn-amd-amdhsa";
+    t.mcpu = gfx;
+    t.features = a.wave == 32 ? "+wavefrontsize32" : "+wavefrontsize64";
+    t.warp_size = a.wave;
+    t.max_threads_per_block = 1024;
+    t.max_shared_memory = 64 * 1024;
+    t.vector_bits = 128;
+    return t;
+  }
+  throw Error("target rocm: unsupported -mcpu=" + gfx +
+              "; expected one of gfx1100 (RX 7900), gfx1030 (RX 6800/6900), gfx90a (MI200), "
+              "gfx942 (MI300)");
+}
+
 // Every Vulkan device we know of runs these defaults, so that one library serves lavapipe
 // and NVIDIA alike: the kernels are correct on any device whose subgroups have at least
 // -subgroup lanes (8: lavapipe on AVX2; NVIDIA 32, AMD 32/64, Intel 8-32), 256
@@ -85,6 +112,8 @@ std::string Target::str() const {
     }
     case TargetKind::kCuda:
       return "cuda -arch=" + mcpu;
+    case TargetKind::kRocm:
+      return "rocm -mcpu=" + mcpu;
     case TargetKind::kVulkan:
       return "vulkan -subgroup=" + std::to_string(warp_size) +
              " -f16=" + (f16_arithmetic ? "1" : "0") +
@@ -138,6 +167,16 @@ Target Target::parse(const std::string& spec) {
     }
     return cuda_target(arch);
   }
+  if (kind == "rocm") {
+    std::string gfx = "gfx1100";
+    for (auto& [k, v] : opts) {
+      if (k == "mcpu" || k == "arch")
+        gfx = v;
+      else
+        throw bad_option(k, "-mcpu");
+    }
+    return rocm_target(gfx);
+  }
   if (kind == "vulkan") {
     Target t = vulkan_target();
     for (auto& [k, v] : opts) {
@@ -160,7 +199,7 @@ Target Target::parse(const std::string& spec) {
     return t;
   }
   throw Error("unknown target '" + kind + "' in '" + spec +
-              "': expected one of cpu, cuda, vulkan (rocm and metal are planned)");
+              "': expected one of cpu, cuda, rocm, vulkan (metal is planned)");
 }
 
 }  // namespace mlcc

@@ -1,6 +1,7 @@
 // A compilation target: its kind, architecture details and the limits and defaults that
 // schedules and code generators read. Parsed from strings such as "cuda -arch=sm_90",
-// "cpu -mcpu=native", "cpu -mtriple=aarch64-linux-gnu" or "vulkan -subgroup=32 -f16=0".
+// "rocm -mcpu=gfx942", "cpu -mcpu=native", "cpu -mtriple=aarch64-linux-gnu" or
+// "vulkan -subgroup=32 -f16=0".
 #pragma once
 
 #include <string>

@@ -115,8 +115,9 @@ std::vector<Command> add_compiler_commands(CLI::App& app) {
       ->required();
   compile
       ->add_option("--target", o->copts.target,
-                   "cpu, cuda, vulkan, \"cuda -arch=sm_90\", \"vulkan -subgroup=32\" "
-                   "(mlcc devices lists each device's target)")
+                   "cpu, cuda, rocm, vulkan, \"cuda -arch=sm_90\", \"rocm -mcpu=gfx942\" "
+                   "(gfx1100, gfx1030, gfx90a), \"vulkan -subgroup=32\" (mlcc devices lists "
+                   "each device's target)")
       ->capture_default_str();
   compile->add_option("--quantization", o->copts.quantization, "q4f16_1, q4f32_1, q0f16 or q0f32")
       ->capture_default_str();

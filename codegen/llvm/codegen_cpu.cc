@@ -13,7 +13,7 @@
 #include <cmath>
 #include <unordered_set>
 
-#include "codegen/cpu_linker.h"
+#include "codegen/linker.h"
 #include "codegen/llvm/codegen.h"
 #include "codegen/llvm/codegen_llvm.h"
 #include "codegen/llvm/llvm_backend.h"

@@ -1,6 +1,6 @@
 // The lowering of tensor IR (flattened, vectorized PrimFuncs) to LLVM IR shared by every
-// LLVM backend. Target backends (codegen_cpu.cc, codegen_nvptx.cc) derive from
-// CodeGenLLVM, build the function signature, bind the parameters, and override the hooks
+// LLVM backend. Target backends (codegen_cpu.cc; the GPUs through codegen_gpu.h) derive
+// from CodeGenLLVM, build the function signature, bind the parameters, and override the hooks
 // for loops, allocations, calls and transcendental math that differ per target.
 #pragma once
 
@@ -109,15 +109,19 @@ class TargetMachine;
 
 namespace mlcc::codegen {
 
-struct CudaKernel;
-// The optimized modules behind compile_cpu_object and compile_cuda (also used by
-// emit_llvm_ir). `kernels` receives the launch information of each PrimFunc.
+struct GpuKernel;
+// The optimized modules behind compile_cpu_object, compile_cuda and compile_rocm (also
+// used by emit_llvm_ir). `kernels` receives the launch information of each PrimFunc.
 std::unique_ptr<llvm::Module> build_cpu_module(const std::vector<ir::PrimFunc>& funcs,
                                                const Target& target, llvm::LLVMContext& ctx,
                                                llvm::TargetMachine& tm);
 std::unique_ptr<llvm::Module> build_nvptx_module(const std::vector<ir::PrimFunc>& funcs,
                                                  const Target& target, llvm::LLVMContext& ctx,
                                                  llvm::TargetMachine& tm,
-                                                 std::vector<CudaKernel>* kernels);
+                                                 std::vector<GpuKernel>* kernels);
+std::unique_ptr<llvm::Module> build_amdgpu_module(const std::vector<ir::PrimFunc>& funcs,
+                                                  const Target& target, llvm::LLVMContext& ctx,
+                                                  llvm::TargetMachine& tm,
+                                                  std::vector<GpuKernel>* kernels);
 
 }  // namespace mlcc::codegen

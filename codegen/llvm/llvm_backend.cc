@@ -31,6 +31,10 @@ void LLVMInitializeNVPTXTargetInfo();
 void LLVMInitializeNVPTXTarget();
 void LLVMInitializeNVPTXTargetMC();
 void LLVMInitializeNVPTXAsmPrinter();
+void LLVMInitializeAMDGPUTargetInfo();
+void LLVMInitializeAMDGPUTarget();
+void LLVMInitializeAMDGPUTargetMC();
+void LLVMInitializeAMDGPUAsmPrinter();
 }
 
 namespace mlcc::codegen {
@@ -52,6 +56,10 @@ void init_targets() {
     LLVMInitializeNVPTXTarget();
     LLVMInitializeNVPTXTargetMC();
     LLVMInitializeNVPTXAsmPrinter();
+    LLVMInitializeAMDGPUTargetInfo();
+    LLVMInitializeAMDGPUTarget();
+    LLVMInitializeAMDGPUTargetMC();
+    LLVMInitializeAMDGPUAsmPrinter();
   });
 }
 }  // namespace
@@ -119,10 +127,14 @@ std::string module_ir_text(const llvm::Module& m) {
 std::string emit_llvm_ir(const std::vector<ir::PrimFunc>& funcs, const Target& target) {
   auto tm = make_target_machine(target);
   llvm::LLVMContext ctx;
-  std::vector<CudaKernel> kernels;
-  std::unique_ptr<llvm::Module> m = target.kind == TargetKind::kCuda
-                                        ? build_nvptx_module(funcs, target, ctx, *tm, &kernels)
-                                        : build_cpu_module(funcs, target, ctx, *tm);
+  std::vector<GpuKernel> kernels;
+  std::unique_ptr<llvm::Module> m;
+  if (target.kind == TargetKind::kCuda)
+    m = build_nvptx_module(funcs, target, ctx, *tm, &kernels);
+  else if (target.kind == TargetKind::kRocm)
+    m = build_amdgpu_module(funcs, target, ctx, *tm, &kernels);
+  else
+    m = build_cpu_module(funcs, target, ctx, *tm);
   return module_ir_text(*m);
 }
 

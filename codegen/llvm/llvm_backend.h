@@ -1,4 +1,4 @@
-// LLVM plumbing shared by the CPU and NVPTX code generators: target registration, target
+// LLVM plumbing shared by the CPU, NVPTX and AMDGPU code generators: target registration, target
 // machines built from an mlcc Target, the O3 pipeline and object/assembly emission.
 #pragma once
 

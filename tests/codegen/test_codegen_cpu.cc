@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "codegen/cpu_linker.h"
+#include "codegen/linker.h"
 #include "ir/half.h"
 #include "runtime/error.h"
 #include "runtime/thread_pool.h"

@@ -1,6 +1,6 @@
-// Links CPU kernel objects into shared libraries by running ld.lld as a
-// subprocess (the path configured at build time as MLCC_LLD; the MLCC_LLD
-// environment variable overrides).
+// Links kernel objects by running ld.lld as a subprocess (the path configured at build
+// time as MLCC_LLD; the MLCC_LLD environment variable overrides): host shared libraries
+// (CPU kernels, the data of GPU libraries) and AMDGPU code objects.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +21,10 @@ void link_shared_library(const std::vector<uint8_t>& object, const Target& targe
 // The same for several objects linked together.
 void link_shared_library(const std::vector<std::vector<uint8_t>>& objects, const Target& target,
                          const std::string& so_path);
+
+// An amdgcn relocatable object linked (`ld.lld -shared`) into the HSA code object the
+// HIP runtime loads, returned in memory. Throws mlcc::Error with lld's output on failure.
+std::vector<uint8_t> link_code_object(const std::vector<uint8_t>& object);
 
 // The ld.lld executable used.
 std::string lld_path();
