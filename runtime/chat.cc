@@ -48,7 +48,7 @@ std::string resolve_model_dir(const std::string& name) {
 
 // The device kinds whose libraries a device name can run, most wanted first.
 std::vector<std::string> device_kinds(const std::string& device) {
-  if (device == "auto") return {"cuda", "vulkan", "cpu"};
+  if (device == "auto") return {"cuda", "rocm", "vulkan", "cpu"};
   return {device.substr(0, device.find(':'))};
 }
 

@@ -29,10 +29,10 @@ struct ChatOptions {
   std::string model;
   // The compiled library. Empty: looked up as MLC-LLM does, NAME-KIND.so in dist/libs,
   // dist/prebuilt/lib, the model directory and its sibling libs/, NAME being the model
-  // directory's name and KIND the device's (for "auto" cuda, then vulkan, then cpu).
+  // directory's name and KIND the device's (for "auto" cuda, rocm, vulkan, then cpu).
   std::string model_lib;
   // "auto" (the library's target kind: a cuda library runs on cuda:0), "cpu", "cuda",
-  // "cuda:N", "vulkan", "vulkan:N".
+  // "cuda:N", "rocm", "rocm:N", "vulkan", "vulkan:N".
   std::string device = "auto";
   // Fields of mlcc-chat-config.json to override (e.g. {"temperature": 0,
   // "conv_template": "raw"}); same names and types as the file.

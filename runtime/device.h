@@ -1,6 +1,7 @@
 // The device abstraction the VM and the model run on: memory, copies, and the kernels of
 // one model library launched by their index in the manifest. One implementation per
-// backend (runtime/devices/cpu_device.cc, cuda_backend.cc); open_device picks one by name.
+// backend (runtime/devices/cpu_device.cc, cuda_backend.cc, hip_backend.cc, vulkan_*.cc);
+// open_device picks one by name.
 // A Device is used from one thread at a time.
 #pragma once
 
@@ -28,9 +29,10 @@ class Device {
  public:
   virtual ~Device() = default;
 
-  // "cpu", or "cuda:0 (NVIDIA H100 80GB HBM3, sm_90)": for messages.
+  // "cpu", "cuda:0 (NVIDIA H100 80GB HBM3, sm_90)" or "rocm:0 (AMD Radeon RX 7900 XTX,
+  // gfx1100)": for messages.
   virtual std::string name() const = 0;
-  // The target kind whose libraries this device runs: "cpu", "cuda" or "vulkan".
+  // The target kind whose libraries this device runs: "cpu", "cuda", "rocm" or "vulkan".
   virtual std::string kind() const = 0;
 
   // Device memory, aligned to at least 64 bytes (compiled kernels assume aligned buffers).
@@ -64,13 +66,16 @@ class Device {
   virtual std::vector<KernelTiming> end_profile() { return {}; }
 };
 
-// "cpu", "cuda" (device 0), "cuda:N", "vulkan" (device 0) or "vulkan:N". Throws mlcc::Error for an
-// unknown name and when the backend cannot start (e.g. "CUDA driver not found ...").
+// "cpu", "cuda" (device 0), "cuda:N", "rocm" (device 0), "rocm:N", "vulkan" (device 0) or
+// "vulkan:N". Throws mlcc::Error for an unknown name and when the backend cannot start (e.g.
+// "CUDA driver not found ...", "HIP runtime not found ...").
 std::unique_ptr<Device> open_device(const std::string& name);
 
 // The backends behind open_device.
 std::unique_ptr<Device> make_cpu_device();
 std::unique_ptr<Device> make_cuda_device(int ordinal);
+// An AMD GPU through the HIP runtime (runtime/devices/hip_device.h).
+std::unique_ptr<Device> make_rocm_device(int ordinal);
 // Device `index` of list_vulkan_devices() (runtime/devices/vulkan_device.h); throws
 // mlcc::Error where mlcc was built without Vulkan headers.
 std::unique_ptr<Device> make_vulkan_device(int index);

@@ -146,9 +146,10 @@ FunctionInfo parse_function(const Reader& fn, const std::string& name) {
 }
 
 KernelInfo parse_kernel(const Reader& k, const std::string& target_kind) {
-  // CUDA kernels need a grid and a block; Vulkan ones a grid (the block is in the module).
-  bool needs_grid = target_kind == "cuda" || target_kind == "vulkan";
-  bool needs_block = target_kind == "cuda";
+  // CUDA and ROCm kernels need a grid and a block; Vulkan ones a grid (the block is in the
+  // module).
+  bool needs_block = target_kind == "cuda" || target_kind == "rocm";
+  bool needs_grid = needs_block || target_kind == "vulkan";
   KernelInfo info;
   info.name = k.string("name");
   info.num_buffers = static_cast<int>(k.integer("num_buffers", 0));
@@ -214,6 +215,30 @@ VulkanManifestInfo parse_vulkan(const Reader& r, bool required) {
   return info;
 }
 
+// "rocm": {"gfx": "gfx1100", "wavefront_size": 32}: the architecture a device must have.
+RocmManifestInfo parse_rocm(const Reader& r, bool required) {
+  RocmManifestInfo info;
+  if (!r.has("rocm")) {
+    if (required)
+      r.fail("rocm", "a JSON object {\"gfx\": \"gfx...\", \"wavefront_size\": N} (rocm libraries)",
+             nullptr);
+    return info;
+  }
+  Reader v = r.object("rocm");
+  const char* gfx_expected = "an AMDGPU architecture name such as \"gfx1100\"";
+  const json& gfx = v.get("gfx", gfx_expected);
+  if (!gfx.is_string() || gfx.get<std::string>().size() < 4 ||
+      gfx.get<std::string>().rfind("gfx", 0) != 0 ||
+      gfx.get<std::string>().find_first_not_of("0123456789abcdef", 3) != std::string::npos)
+    v.fail(v.sub("gfx"), gfx_expected, &gfx);
+  info.gfx = gfx.get<std::string>();
+  const json& wave = v.get("wavefront_size", "32 or 64");
+  if (!wave.is_number_integer() || (wave != 32 && wave != 64))
+    v.fail(v.sub("wavefront_size"), "32 or 64", &wave);
+  info.wavefront_size = wave.get<int64_t>();
+  return info;
+}
+
 }  // namespace
 
 size_t dtype_bytes(const std::string& dtype, const std::string& where) {
@@ -242,7 +267,7 @@ int64_t Manifest::find_param(const std::string& name) const {
   return -1;
 }
 
-// "cpu, cuda and vulkan" for messages.
+// "cpu, cuda, rocm and vulkan" for messages.
 static std::string join_kinds(const std::vector<std::string>& kinds) {
   std::string out;
   for (size_t i = 0; i < kinds.size(); ++i)
@@ -252,9 +277,9 @@ static std::string join_kinds(const std::vector<std::string>& kinds) {
 
 const std::vector<std::string>& supported_target_kinds() {
 #if MLCC_WITH_VULKAN
-  static const std::vector<std::string> kinds = {"cpu", "cuda", "vulkan"};
+  static const std::vector<std::string> kinds = {"cpu", "cuda", "rocm", "vulkan"};
 #else
-  static const std::vector<std::string> kinds = {"cpu", "cuda"};
+  static const std::vector<std::string> kinds = {"cpu", "cuda", "rocm"};
 #endif
   return kinds;
 }
@@ -293,6 +318,7 @@ Manifest parse_manifest(const std::string& json_text, const std::string& origin)
   m.prefill_chunk_size = r.integer("prefill_chunk_size", 1);
   m.kv_cache = parse_kv_cache(r.object("kv_cache"));
   m.vulkan = parse_vulkan(r, m.target_kind == "vulkan");
+  m.rocm = parse_rocm(r, m.target_kind == "rocm");
   if (m.kv_cache.num_pages * m.kv_cache.page_size < m.context_window)
     r.fail(
         "kv_cache.num_pages",
@@ -373,6 +399,31 @@ std::vector<std::span<const uint32_t>> Library::read_spirv_modules(const Library
   return modules;
 }
 
+// mlcc_library_hsaco and its size (library_format.h): an ELF64 object for EM_AMDGPU, so
+// that a blob of the wrong kind fails here, naming the library, rather than in the HIP
+// runtime with hipErrorInvalidImage.
+std::span<const uint8_t> Library::read_hsaco(const Library& lib, const std::string& abs) {
+  const auto* bytes = static_cast<const uint8_t*>(lib.find_symbol("mlcc_library_hsaco"));
+  const auto* size = static_cast<const uint64_t*>(lib.find_symbol("mlcc_library_hsaco_size"));
+  if (bytes == nullptr || size == nullptr)
+    throw Error("library '" + abs + "' targets rocm but does not export " +
+                (bytes == nullptr ? "mlcc_library_hsaco" : "mlcc_library_hsaco_size") +
+                " (the HSA code object" + (bytes == nullptr ? "" : "'s size") + ")");
+  constexpr uint64_t kElf64HeaderBytes = 64;
+  constexpr uint16_t kEmAmdgpu = 224;
+  if (*size < kElf64HeaderBytes || bytes[0] != 0x7f || bytes[1] != 'E' || bytes[2] != 'L' ||
+      bytes[3] != 'F')
+    throw Error("library '" + abs + "': mlcc_library_hsaco (" + std::to_string(*size) +
+                " bytes) is not an HSA code object: it does not start with an ELF header");
+  uint16_t machine = static_cast<uint16_t>(bytes[18] | bytes[19] << 8);  // little-endian
+  if (bytes[4] != 2 || machine != kEmAmdgpu)
+    throw Error("library '" + abs +
+                "': mlcc_library_hsaco is an ELF object but not a 64-bit AMDGPU code object "
+                "(e_machine " +
+                std::to_string(machine) + ", expected 224, EM_AMDGPU)");
+  return {bytes, static_cast<size_t>(*size)};
+}
+
 std::unique_ptr<Library> Library::load(const std::string& path) {
   std::string abs = std::filesystem::absolute(path).lexically_normal().string();
   void* handle = dlopen(abs.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -392,6 +443,8 @@ std::unique_ptr<Library> Library::load(const std::string& path) {
     if (ptx == nullptr)
       throw Error("library '" + abs + "' targets cuda but does not export mlcc_library_ptx");
     lib->ptx_ = ptx;
+  } else if (m.target_kind == "rocm") {
+    lib->hsaco_ = read_hsaco(*lib, abs);
   } else if (m.target_kind == "vulkan") {
     lib->spirv_ = read_spirv_modules(*lib, abs);
   } else {

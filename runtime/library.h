@@ -45,9 +45,9 @@ struct KernelInfo {
   std::string name;
   int num_buffers = 0;
   int num_scalars = 0;
-  // Launch extents over the kernel's scalar arguments (grid: CUDA and Vulkan; block: CUDA
-  // only), and the width of each scalar parameter of the PTX entry (32 unless
-  // "scalar_bits" says otherwise).
+  // Launch extents over the kernel's scalar arguments (grid: CUDA, ROCm and Vulkan; block:
+  // CUDA and ROCm), and the width of each scalar parameter of the PTX or AMDGPU entry (32
+  // unless "scalar_bits" says otherwise).
   LaunchExpr grid[3], block[3];
   std::vector<int> scalar_bits;
   // Workgroup (CUDA: static shared) memory the kernel declares, in bytes; 0 when the
@@ -60,6 +60,12 @@ struct VulkanManifestInfo {
   // The -subgroup the kernels were compiled for: they need subgroups of at least this many
   // lanes (1 for libraries of other targets).
   int64_t subgroup_size = 1;
+};
+
+// The manifest's "rocm" object (rocm libraries only).
+struct RocmManifestInfo {
+  std::string gfx;             // the code object's architecture, "gfx1100"; empty elsewhere
+  int64_t wavefront_size = 0;  // 32 or 64, as the kernels were compiled for
 };
 
 struct KVCacheInfo {
@@ -82,13 +88,14 @@ struct Manifest {
   int format_version = 0;
   std::string mlcc_version;
   std::string target;       // e.g. "cuda -arch=sm_90"
-  std::string target_kind;  // "cpu", "cuda" or "vulkan"
+  std::string target_kind;  // "cpu", "cuda", "rocm" or "vulkan"
   nlohmann::json model;     // the normalized model config, kept as given
   std::string quantization;
   int64_t context_window = 0;
   int64_t prefill_chunk_size = 0;
   KVCacheInfo kv_cache;
   VulkanManifestInfo vulkan;
+  RocmManifestInfo rocm;
   std::vector<ParamInfo> params;
   std::vector<KernelInfo> kernels;
   std::vector<int64_t> storages;  // bytes of each activation arena
@@ -106,15 +113,17 @@ struct Manifest {
 // the VM (runtime/vm.h).
 Manifest parse_manifest(const std::string& json_text, const std::string& origin);
 
-// The target kinds this runtime can run ("cpu", "cuda", and "vulkan" where built with it).
+// The target kinds this runtime can run ("cpu", "cuda", "rocm", and "vulkan" where built
+// with it).
 const std::vector<std::string>& supported_target_kinds();
 
 class Library {
  public:
   // dlopens path and parses its manifest. Throws mlcc::Error naming the file when it
   // cannot be loaded, exports no mlcc_library_manifest (not an mlcc library), or has a
-  // manifest parse_manifest refuses; a cuda library must also export mlcc_library_ptx,
-  // a vulkan library mlcc_library_spirv with one module per kernel.
+  // manifest parse_manifest refuses; a cuda library must also export mlcc_library_ptx, a
+  // rocm library mlcc_library_hsaco and mlcc_library_hsaco_size (an AMDGPU ELF code
+  // object), a vulkan library mlcc_library_spirv with one module per kernel.
   static std::unique_ptr<Library> load(const std::string& path);
   ~Library();
   Library(const Library&) = delete;
@@ -124,6 +133,9 @@ class Library {
   const std::string& path() const { return path_; }  // absolute
   // The PTX module of a cuda library ("" for other targets).
   const std::string& ptx() const { return ptx_; }
+  // The HSA code object of a rocm library (empty for other targets); the bytes live in the
+  // loaded library.
+  std::span<const uint8_t> hsaco() const { return hsaco_; }
   // The SPIR-V module of each kernel of a vulkan library, in manifest order (empty for other
   // targets); the words live in the loaded library.
   const std::vector<std::span<const uint32_t>>& spirv() const { return spirv_; }
@@ -134,11 +146,13 @@ class Library {
   Library(void* handle, std::string path) : handle_(handle), path_(std::move(path)) {}
   static std::vector<std::span<const uint32_t>> read_spirv_modules(const Library& lib,
                                                                    const std::string& abs);
+  static std::span<const uint8_t> read_hsaco(const Library& lib, const std::string& abs);
 
   void* handle_;
   std::string path_;
   Manifest manifest_;
   std::string ptx_;
+  std::span<const uint8_t> hsaco_;
   std::vector<std::span<const uint32_t>> spirv_;
 };
 

@@ -5,6 +5,15 @@
 // Exported symbols (extern "C"):
 //   const char     mlcc_library_manifest[]   NUL-terminated JSON, below
 //   const uint8_t  mlcc_library_ptx[]        CUDA targets: the PTX module (NUL-terminated)
+//   const uint8_t  mlcc_library_hsaco[]      ROCm targets: the HSA code object, an ELF64
+//                                            shared object for amdgcn-amd-amdhsa (e_machine
+//                                            EM_AMDGPU) holding every kernel, for the
+//                                            manifest's "rocm"."gfx"
+//   const uint64_t mlcc_library_hsaco_size   ROCm targets: its size in bytes
+//       A ROCm kernel's arguments are one packed kernarg buffer, in order: each buffer
+//       parameter a 64-bit pointer at 8-byte alignment, then each scalar at its
+//       "scalar_bits" width and natural alignment (4 or 8 bytes); its size is rounded up
+//       to 8. "grid" counts blocks, "block" threads per block, as for CUDA.
 //   int32_t        mlcc_module_abi_version   as every CPU kernel module (runtime/kernel_abi.h)
 //   MlccParallelLaunch mlcc_parallel_launch  ditto
 //   int32_t KERNEL(void* const*, const int64_t*)   CPU targets: one per manifest kernel
@@ -19,17 +28,22 @@
 // Manifest JSON:
 // {
 //   "format_version": 1, "mlcc_version": "0.1.0",
-//   "target": "cuda -arch=sm_90", "target_kind": "cpu" | "cuda" | "vulkan",
+//   "target": "cuda -arch=sm_90", "target_kind": "cpu" | "cuda" | "rocm" | "vulkan",
 //   "model": { the normalized model config (models/llama_config.h to_json) },
 //   "quantization": "q4f16_1", "context_window": 4096, "prefill_chunk_size": 2048,
 //   "kv_cache": {"num_layers": L, "num_kv_heads": H, "head_dim": D, "page_size": 16,
 //                "num_pages": P, "dtype": "f16"},   // per layer: (P, 2, H, 16, D)
 //   "vulkan": {"subgroup_size": N},  // vulkan only (required there): the target's
 //                                    // -subgroup; devices with smaller subgroups refuse it
+//   "rocm": {"gfx": "gfx1100", "wavefront_size": 32},  // rocm only (required there): the
+//                                    // code object's architecture ("rocm -mcpu=gfx1100"),
+//                                    // and its wavefront size (32 or 64); a device of
+//                                    // another gfx refuses the library
 //   "params": [{"name": "model.embed_tokens.q_weight", "dtype": "u32", "shape": [32000, 512]}],
 //   "kernels": [{"name": "...", "num_buffers": 4, "num_scalars": 1,
-//                "grid": [E, E, E], "block": [E, E, E],  // grid: CUDA and Vulkan; block: CUDA
-//                "scalar_bits": [32, 64, ...],         // optional (CUDA): each scalar's width
+//                "grid": [E, E, E], "block": [E, E, E],  // grid: CUDA, ROCm and Vulkan;
+//                                                      // block: CUDA and ROCm
+//                "scalar_bits": [32, 64, ...],         // optional (CUDA, ROCm): widths
 //                "shared_bytes": S}],                  // optional: workgroup/shared memory
 //   "storages": [bytes, ...],        // activation arenas, sized at the symbolic upper bounds
 //   "memory_plan": {"param_bytes": N, "activation_bytes": N, "kv_cache_bytes": N},

@@ -18,3 +18,4 @@ ninja -C "$BUILD" mlcc-make-bundle "$runner"
 rm -rf "gpu-bundle/$name" && mkdir -p gpu-bundle
 "$BUILD/bin/mlcc-make-bundle" "gpu-bundle/$name" "$@"
 cp "$BUILD/bin/$runner" "$(dirname "gpu-bundle/$name")/"
+strip --strip-debug "$(dirname "gpu-bundle/$name")/$runner"  # the device tool carries 64 MiB

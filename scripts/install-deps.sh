@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages mlcc builds and tests with. Idempotent: packages
 # already present are skipped, so running it twice costs only the dpkg query.
+# libamdhip64-5 (AMD's HIP runtime) is for the ROCm device's test without an AMD GPU.
 set -euo pipefail
 
 PKGS=(
@@ -8,6 +9,7 @@ PKGS=(
   llvm-19-dev lld-19 clang-19 libzstd-dev zlib1g-dev libedit-dev libcurl4-openssl-dev
   libfmt-dev catch2 pybind11-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
   spirv-headers spirv-tools libvulkan-dev mesa-vulkan-drivers libsentencepiece-dev
+  libamdhip64-5
 )
 
 missing=()

@@ -82,8 +82,8 @@ void print_profile(Chat& chat, const BenchOptions& o, int64_t vocab) {
   std::printf("\n");
   if (!dev.begin_profile()) {
     std::printf(
-        "profile: device %s cannot time kernels; --profile needs a cuda device or a "
-        "vulkan device whose queue has timestamps\n",
+        "profile: device %s cannot time kernels; --profile needs a cuda or rocm device or "
+        "a vulkan device whose queue has timestamps\n",
         dev.name().c_str());
     return;
   }
@@ -251,7 +251,7 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_flag("--random-weights", o->chat.random_weights,
                 "fill the parameters with random values instead (no model directory needed; "
                 "the prompt is --prompt-length random token ids)");
-  cmd->add_option("--device", o->chat.device, "auto, cpu, cuda[:N] or vulkan[:N]")
+  cmd->add_option("--device", o->chat.device, "auto, cpu, cuda[:N], rocm[:N] or vulkan[:N]")
       ->capture_default_str();
   cmd->add_option("--prompt", o->prompt, "prompt text (with --model)")->capture_default_str();
   cmd->add_option("--generate-length", o->generate_length, "decode steps to time")
@@ -263,7 +263,7 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "seed of the random prompt ids")->capture_default_str();
   cmd->add_flag("--profile", o->profile,
                 "then time 8 decode steps kernel by kernel on the device and print one step's "
-                "GPU time per kernel (launches, us, % of the step); cuda and vulkan devices");
+                "GPU time per kernel (launches, us, % of the step); cuda, rocm and vulkan devices");
   return {cmd, [o] { return run_bench(*o); }};
 }
 

@@ -1,12 +1,14 @@
 // `mlcc devices`: the devices this machine can run models on, and for each GPU the --target
 // to compile for it. The first thing to run on a new machine: it says what is missing (a
-// CUDA driver, the Vulkan loader or a Vulkan driver) in one line each instead of failing.
+// CUDA driver, the HIP runtime, the Vulkan loader or a Vulkan driver) in one line each
+// instead of failing.
 #include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "runtime/devices/cuda_device.h"
+#include "runtime/devices/hip_device.h"
 #include "runtime/error.h"
 #include "tools/commands.h"
 #if MLCC_WITH_VULKAN
@@ -47,6 +49,33 @@ void list_cuda() {
   }
 }
 
+void list_rocm() {
+  int count = 0;
+  try {
+    count = HipDevice::device_count();
+  } catch (const Error& e) {
+    std::printf("rocm      none: %s\n", e.what());
+    return;
+  }
+  if (count == 0)
+    std::printf(
+        "rocm      none: the HIP runtime sees no AMD GPU (no /dev/kfd, or no GPU it "
+        "supports)\n");
+  for (int i = 0; i < count; ++i) {
+    try {
+      auto dev = HipDevice::open(i);
+      const HipDeviceInfo& d = dev->info();
+      std::string id = "rocm:" + std::to_string(i);
+      std::printf("%-9s %s, %s, %.1f GiB, HIP %d.%d\n", id.c_str(), d.name.c_str(),
+                  d.gcn_arch_name.c_str(), static_cast<double>(d.total_memory) / (1 << 30),
+                  d.runtime_version / 10000000, d.runtime_version / 100000 % 100);
+      std::printf("          --target \"rocm -mcpu=%s\"\n", d.gfx.c_str());
+    } catch (const Error& e) {
+      std::printf("rocm:%-4d cannot be opened: %s\n", i, e.what());
+    }
+  }
+}
+
 void list_vulkan() {
 #if MLCC_WITH_VULKAN
   std::vector<VulkanDeviceInfo> devices;
@@ -81,6 +110,7 @@ Command add_devices_command(CLI::App& app) {
   return {cmd, [] {
             list_cpu();
             list_cuda();
+            list_rocm();
             list_vulkan();
             return 0;
           }};

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   app.add_option("--model-lib", options.model_lib,
                  "compiled library (.so); default: dist/libs/NAME-DEVICE.so and the places "
                  "MLC-LLM looks");
-  app.add_option("--device", options.device, "auto, cpu, cuda[:N] or vulkan[:N]")
+  app.add_option("--device", options.device, "auto, cpu, cuda[:N], rocm[:N] or vulkan[:N]")
       ->capture_default_str();
   std::string names;
   for (const std::string& n : mlcc::Conversation::names()) names += (names.empty() ? "" : ", ") + n;

@@ -151,7 +151,7 @@ class ChatModule:
     model: a model directory (weights, mlcc-chat-config.json, tokenizer), or a name looked
     up as MLC-LLM does (NAME, dist/NAME, dist/prebuilt/NAME). model_lib_path: the compiled
     library; None looks for dist/libs/NAME-DEVICE.so. device: "auto", "cpu", "cuda",
-    "cuda:N", "vulkan", "vulkan:N". chat_config: a ChatConfig, a dict, or any object with those attributes.
+    "cuda:N", "rocm", "rocm:N", "vulkan", "vulkan:N". chat_config: a ChatConfig, a dict, or any object with those attributes.
     Failures raise mlcc.MLCCError naming the file and what was expected.
     """
 

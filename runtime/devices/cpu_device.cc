@@ -96,8 +96,10 @@ std::unique_ptr<Device> make_vulkan_device(int index) {
 
 std::unique_ptr<Device> open_device(const std::string& name) {
   if (name == "cpu") return make_cpu_device();
-  for (const std::string kind : {"cuda", "vulkan"}) {
-    auto make = kind == "cuda" ? make_cuda_device : make_vulkan_device;
+  for (const std::string kind : {"cuda", "rocm", "vulkan"}) {
+    auto make = kind == "cuda"   ? make_cuda_device
+                : kind == "rocm" ? make_rocm_device
+                                 : make_vulkan_device;
     if (name == kind) return make(0);
     if (name.rfind(kind + ":", 0) == 0) {
       std::string n = name.substr(kind.size() + 1);
@@ -109,7 +111,8 @@ std::unique_ptr<Device> open_device(const std::string& name) {
     }
   }
   throw Error("unknown device '" + name +
-              "': expected \"cpu\", \"cuda\" or \"cuda:N\", or \"vulkan\" or \"vulkan:N\"");
+              "': expected \"cpu\", \"cuda\" or \"cuda:N\", \"rocm\" or \"rocm:N\", or "
+              "\"vulkan\" or \"vulkan:N\"");
 }
 
 }  // namespace mlcc

@@ -3,7 +3,6 @@
 // manifest's postfix extents give for each call's scalar arguments. Profiles time each
 // launch between two events on the device's stream.
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <cstddef>
 #include <cstdlib>
@@ -11,14 +10,12 @@
 
 #include "runtime/device.h"
 #include "runtime/devices/cuda_device.h"
+#include "runtime/devices/gpu_launch.h"
 #include "runtime/error.h"
 #include "runtime/library.h"
 
 namespace mlcc {
 namespace {
-
-// Launches timed at most before their events are read (a wait for the GPU) and recycled.
-constexpr size_t kMaxPendingTimings = 4096;
 
 // The sm number in "-arch=sm_90" of a cuda target string, or 0 when it names none.
 int target_sm(const std::string& target) {
@@ -29,19 +26,13 @@ int target_sm(const std::string& target) {
 
 class CudaBackend final : public Device {
  public:
-  explicit CudaBackend(std::unique_ptr<CudaDevice> dev) : dev_(std::move(dev)) {}
-  ~CudaBackend() override {
-    // Events and the module must go before the device's context does.
-    try {
-      for (const Timed& t : pending_) {
-        dev_->destroy_event(t.start);
-        dev_->destroy_event(t.end);
-      }
-      for (void* e : events_) dev_->destroy_event(e);
-    } catch (const Error&) {
-      // A sticky error of the context: its release frees the events anyway.
-    }
-    module_ = CudaModule();
+  explicit CudaBackend(std::unique_ptr<CudaDevice> dev)
+      : dev_(std::move(dev)),
+        profiler_(GpuEvents{[d = dev_.get()] { return d->create_event(); },
+                            [d = dev_.get()](void* e) { d->destroy_event(e); },
+                            [d = dev_.get()](void* e) { d->record_event(e); },
+                            [d = dev_.get()](void* a, void* b) { return d->elapsed_ms(a, b); }}) {
+    limits_.max_threads_per_block = dev_->info().max_threads_per_block;
   }
 
   std::string name() const override {
@@ -92,20 +83,7 @@ class CudaBackend final : public Device {
               std::span<const int64_t> scalars) override {
     MLCC_CHECK(kernel < fns_.size(), "cuda device: kernel index out of range");
     const KernelInfo& k = kernels_[kernel];
-    const CudaDeviceInfo& info = dev_->info();
-    uint32_t grid[3], block[3];
-    static const int64_t kGridMax[3] = {(int64_t{1} << 31) - 1, 65535, 65535};
-    for (int a = 0; a < 3; ++a) {
-      int64_t g = k.grid[a].eval(scalars), b = k.block[a].eval(scalars);
-      if (g < 1 || g > kGridMax[a] || b < 1 || b > info.max_threads_per_block)
-        throw Error(fmt::format(
-            "cuda device: kernel '{}' gets launch extents grid[{}] = {} = {} and block[{}] = {} "
-            "= {} for scalars ({}); expected a grid in [1, {}] and a block in [1, {}]",
-            k.name, a, k.grid[a].str(), g, a, k.block[a].str(), b, fmt::join(scalars, ", "),
-            kGridMax[a], info.max_threads_per_block));
-      grid[a] = static_cast<uint32_t>(g);
-      block[a] = static_cast<uint32_t>(b);
-    }
+    LaunchDims dims = eval_launch_dims(k, scalars, limits_, "cuda device");
     // cuLaunchKernel takes a pointer to each argument's value: the device pointers first,
     // then each scalar at the width of its PTX parameter.
     buffer_args_.assign(buffers.begin(), buffers.end());
@@ -118,107 +96,38 @@ class CudaBackend final : public Device {
         params_.push_back(&scalar64_[s]);
         continue;
       }
-      // Floats travel as their bit pattern, so 32-bit slots accept unsigned values too.
-      if (scalars[s] < INT32_MIN || scalars[s] > UINT32_MAX)
-        throw Error(
-            fmt::format("cuda device: scalar argument {} of kernel '{}' is {}, which "
-                        "does not fit its 32-bit parameter",
-                        s, k.name, scalars[s]));
-      scalar32_[s] = static_cast<int32_t>(static_cast<uint32_t>(scalars[s]));
+      scalar32_[s] = scalar_to_32_bits(scalars[s], s, k, "cuda device");
       params_.push_back(&scalar32_[s]);
     }
-    if (!profiling_) {
-      dev_->launch(fns_[kernel], {grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}, 0,
-                   params_.data());
+    if (!profiler_.active()) {
+      dev_->launch(fns_[kernel], dims.grid, dims.block, 0, params_.data());
       return;
     }
-    if (pending_.size() >= kMaxPendingTimings) read_timings();
-    Timed t{kernel, take_event(), nullptr};
-    try {
-      t.end = take_event();
-      dev_->record_event(t.start);
-      dev_->launch(fns_[kernel], {grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}, 0,
-                   params_.data());
-      dev_->record_event(t.end);
-    } catch (...) {
-      events_.push_back(t.start);
-      if (t.end != nullptr) events_.push_back(t.end);
-      throw;
-    }
-    pending_.push_back(t);
+    profiler_.launch_timed(
+        kernel, [&] { dev_->launch(fns_[kernel], dims.grid, dims.block, 0, params_.data()); });
   }
 
   bool begin_profile() override {
-    read_timings();  // a profile started over forgets the last one's launches
-    launches_.assign(kernels_.size(), 0);
-    seconds_.assign(kernels_.size(), 0.0);
-    profiling_ = true;
+    profiler_.begin(kernels_.size());
     return true;
   }
-
-  std::vector<KernelTiming> end_profile() override {
-    if (!profiling_) return {};
-    read_timings();
-    profiling_ = false;
-    std::vector<KernelTiming> out;
-    for (size_t k = 0; k < launches_.size(); ++k)
-      if (launches_[k] > 0) out.push_back({k, launches_[k], seconds_[k]});
-    return out;
-  }
+  std::vector<KernelTiming> end_profile() override { return profiler_.end(); }
 
  private:
+  // Declared in the order they may be destroyed in reverse: the profiler's events and the
+  // module go before the device's context does.
   std::unique_ptr<CudaDevice> dev_;
   CudaModule module_;
   std::vector<CudaFunction> fns_;
   std::vector<KernelInfo> kernels_;
-
-  // A launch timed between two events, not read yet.
-  struct Timed {
-    size_t kernel;
-    void* start;
-    void* end;
-  };
-  // An event from the pool, or a new one.
-  void* take_event() {
-    if (events_.empty()) return dev_->create_event();
-    void* e = events_.back();
-    events_.pop_back();
-    return e;
-  }
-  // Waits for the pending launches, adds their times to the totals, recycles their events.
-  void read_timings() {
-    size_t i = 0;
-    try {
-      for (; i < pending_.size(); ++i) {
-        const Timed& t = pending_[i];
-        float ms = dev_->elapsed_ms(t.start, t.end);
-        if (t.kernel >= launches_.size()) {
-          launches_.resize(t.kernel + 1, 0);
-          seconds_.resize(t.kernel + 1, 0.0);
-        }
-        ++launches_[t.kernel];
-        seconds_[t.kernel] += static_cast<double>(ms) * 1e-3;
-        events_.push_back(t.start);
-        events_.push_back(t.end);
-      }
-    } catch (...) {
-      pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(i));
-      throw;
-    }
-    pending_.clear();
-  }
-  bool profiling_ = false;
-  std::vector<Timed> pending_;
-  std::vector<void*> events_;  // recorded and read: free for reuse
-  std::vector<int64_t> launches_;
-  std::vector<double> seconds_;
+  LaunchLimits limits_;
+  LaunchProfiler profiler_;
   // Argument storage reused across launches: cuLaunchKernel reads it before returning.
   std::vector<void*> buffer_args_;
   std::vector<int32_t> scalar32_;
   std::vector<int64_t> scalar64_;
   std::vector<void*> params_;
 };
-
 }  // namespace
 
 std::unique_ptr<Device> make_cuda_device(int ordinal) {

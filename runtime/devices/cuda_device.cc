@@ -46,19 +46,6 @@ constexpr uint32_t kDefaultSharedLimit = 48 * 1024;
 
 CUdeviceptr dptr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
-// Allocation bins: below 1 MiB, four size classes per power of two (at most 25% waste);
-// from 1 MiB up, multiples of 2 MiB, so that large weights and caches waste little.
-size_t round_size(size_t bytes) {
-  constexpr size_t kMin = 512;
-  constexpr size_t kLarge = size_t{1} << 20;
-  constexpr size_t kLargeStep = size_t{2} << 20;
-  if (bytes <= kMin) return kMin;
-  if (bytes >= kLarge) return (bytes + kLargeStep - 1) / kLargeStep * kLargeStep;
-  size_t pow2 = size_t{1} << (63 - __builtin_clzll(bytes));
-  size_t step = pow2 / 4;
-  return (bytes + step - 1) / step * step;
-}
-
 std::atomic<uint64_t> g_next_serial{1};
 // The serial of the device whose context this thread made current last, so that most
 // calls skip cuCtxSetCurrent.
@@ -245,7 +232,12 @@ std::unique_ptr<CudaDevice> CudaDevice::open(int ordinal, const std::string& dri
 }
 
 CudaDevice::CudaDevice(std::unique_ptr<CudaDriver> driver, int ordinal)
-    : driver_(std::move(driver)), serial_(g_next_serial.fetch_add(1)) {
+    : driver_(std::move(driver)),
+      serial_(g_next_serial.fetch_add(1)),
+      allocator_(
+          fmt::format("CUDA device {}", ordinal), [this](size_t n) { return raw_alloc(n); },
+          [this](void* p) { raw_free(p); },
+          [this](size_t n, size_t rounded, size_t live) { out_of_memory(n, rounded, live); }) {
   const CudaDriver& d = *driver_;
   d.check(d.cuDeviceGet(&cu_device_, ordinal), "cuDeviceGet");
   // The primary context is the one the CUDA runtime and other libraries share, so device
@@ -293,14 +285,7 @@ CudaDevice::~CudaDevice() {
   } catch (const Error&) {
   }
   d.cuCtxSynchronize();
-  {
-    std::lock_guard<std::mutex> lock(alloc_mu_);
-    for (auto& [ptr, size] : live_) d.cuMemFree(dptr(ptr));
-    live_.clear();
-    for (auto& [size, blocks] : free_bins_)
-      for (void* p : blocks) d.cuMemFree(dptr(p));
-    free_bins_.clear();
-  }
+  allocator_.drop_all([&](void* p) { d.cuMemFree(dptr(p)); });
   d.cuStreamDestroy(stream_);
   d.cuDevicePrimaryCtxRelease(cu_device_);
   if (t_current_serial == serial_) t_current_serial = 0;
@@ -315,6 +300,7 @@ void CudaDevice::make_current() {
 // ---- memory ----
 
 void* CudaDevice::raw_alloc(size_t bytes) {
+  make_current();
   CUdeviceptr p = 0;
   CUresult r = driver_->cuMemAlloc(&p, bytes);
   if (r == kCudaErrorOutOfMemory) return nullptr;
@@ -322,83 +308,21 @@ void* CudaDevice::raw_alloc(size_t bytes) {
   return reinterpret_cast<void*>(static_cast<uintptr_t>(p));
 }
 
-void* CudaDevice::alloc(size_t bytes) {
-  if (bytes > (size_t{1} << 62))
-    throw Error(fmt::format("CUDA allocation of {} bytes is beyond any device", bytes));
-  size_t rounded = round_size(bytes);
-  std::lock_guard<std::mutex> lock(alloc_mu_);
-  void* p = nullptr;
-  if (auto it = free_bins_.find(rounded); it != free_bins_.end() && !it->second.empty()) {
-    p = it->second.back();
-    it->second.pop_back();
-    cached_bytes_ -= rounded;
-  } else {
-    make_current();
-    p = raw_alloc(rounded);
-    if (p == nullptr) {
-      release_cached_locked();
-      p = raw_alloc(rounded);
-    }
-    if (p == nullptr) {
-      std::string free_info;
-      size_t free_bytes = 0, total_bytes = 0;
-      if (driver_->cuMemGetInfo != nullptr &&
-          driver_->cuMemGetInfo(&free_bytes, &total_bytes) == kCudaSuccess)
-        free_info =
-            fmt::format("; the driver reports {} of {} bytes free", free_bytes, total_bytes);
-      throw Error(fmt::format(
-          "CUDA out of memory on device {} ({}): cannot allocate {} bytes ({} after rounding); "
-          "mlcc holds {} bytes in live allocations{}",
-          info_.ordinal, info_.name, bytes, rounded, allocated_bytes_, free_info));
-    }
-  }
-  live_.emplace(p, rounded);
-  allocated_bytes_ += rounded;
-  return p;
-}
-
-void CudaDevice::free(void* ptr) {
-  if (ptr == nullptr) return;
-  std::lock_guard<std::mutex> lock(alloc_mu_);
-  auto it = live_.find(ptr);
-  if (it == live_.end())
-    throw Error(
-        fmt::format("CudaDevice::free: {} was not allocated by CUDA device {} or was already freed",
-                    fmt::ptr(ptr), info_.ordinal));
-  size_t size = it->second;
-  live_.erase(it);
-  allocated_bytes_ -= size;
-  // Work already queued that uses the block runs before any later use of it: everything
-  // goes through one stream (or the legacy stream it is ordered with).
-  free_bins_[size].push_back(ptr);
-  cached_bytes_ += size;
-}
-
-void CudaDevice::release_cached() {
-  std::lock_guard<std::mutex> lock(alloc_mu_);
-  release_cached_locked();
-}
-
-void CudaDevice::release_cached_locked() {
+void CudaDevice::raw_free(void* ptr) {
   make_current();
-  for (auto& [size, blocks] : free_bins_) {
-    while (!blocks.empty()) {
-      driver_->check(driver_->cuMemFree(dptr(blocks.back())), "cuMemFree_v2");
-      blocks.pop_back();
-      cached_bytes_ -= size;
-    }
-  }
-  free_bins_.clear();
+  driver_->check(driver_->cuMemFree(dptr(ptr)), "cuMemFree_v2");
 }
 
-size_t CudaDevice::cached_bytes() const {
-  std::lock_guard<std::mutex> lock(alloc_mu_);
-  return cached_bytes_;
-}
-
-size_t CudaDevice::allocated_bytes() const {
-  std::lock_guard<std::mutex> lock(alloc_mu_);
-  return allocated_bytes_;
+void CudaDevice::out_of_memory(size_t bytes, size_t rounded, size_t live_bytes) {
+  std::string free_info;
+  size_t free_bytes = 0, total_bytes = 0;
+  if (driver_->cuMemGetInfo != nullptr &&
+      driver_->cuMemGetInfo(&free_bytes, &total_bytes) == kCudaSuccess)
+    free_info = fmt::format("; the driver reports {} of {} bytes free", free_bytes, total_bytes);
+  throw Error(fmt::format(
+      "CUDA out of memory on device {} ({}): cannot allocate {} bytes ({} after rounding); "
+      "mlcc holds {} bytes in live allocations{}",
+      info_.ordinal, info_.name, bytes, rounded, live_bytes, free_info));
 }
 
 void CudaDevice::copy_to_device(void* dst, const void* src, size_t bytes) {

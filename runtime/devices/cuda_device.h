@@ -12,6 +12,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/devices/caching_allocator.h"
+#include "runtime/devices/gpu_launch.h"
+
 namespace mlcc {
 
 struct CudaDeviceInfo {
@@ -27,10 +30,6 @@ struct CudaDeviceInfo {
   int64_t shared_memory_per_block_optin = 0;  // the most a kernel may ask for
   int64_t total_memory = 0;
   int driver_version = 0;  // e.g. 13000 for CUDA 13.0
-};
-
-struct Dim3 {
-  uint32_t x = 1, y = 1, z = 1;
 };
 
 class CudaDevice;
@@ -76,14 +75,14 @@ class CudaDevice {
 
   const CudaDeviceInfo& info() const { return info_; }
 
-  // Device memory through a caching allocator: freed blocks are kept in bins of rounded
-  // size and handed out again; cuMemAlloc runs only on a miss. On out-of-memory the cache
-  // is released and the allocation tried once more. alloc(0) returns a valid small block.
-  void* alloc(size_t bytes);
-  void free(void* ptr);  // nullptr is ignored; other pointers must come from alloc()
-  void release_cached();
-  size_t cached_bytes() const;
-  size_t allocated_bytes() const;  // live blocks, rounded sizes
+  // Device memory through a caching allocator (caching_allocator.h): cuMemAlloc runs only
+  // when no freed block of the rounded size is cached. alloc(0) returns a valid small block.
+  void* alloc(size_t bytes) { return allocator_.alloc(bytes); }
+  // nullptr is ignored; other pointers must come from alloc()
+  void free(void* ptr) { allocator_.free(ptr); }
+  void release_cached() { allocator_.release_cached(); }
+  size_t cached_bytes() const { return allocator_.cached_bytes(); }
+  size_t allocated_bytes() const { return allocator_.allocated_bytes(); }  // rounded sizes
 
   // Copies and memset are ordered with kernels launched on this device; copies to the host
   // return once the data is there.
@@ -117,7 +116,8 @@ class CudaDevice {
   void make_current();
   void unload_module(void* module) noexcept;
   void* raw_alloc(size_t bytes);  // cuMemAlloc; nullptr on out-of-memory
-  void release_cached_locked();
+  void raw_free(void* ptr);
+  [[noreturn]] void out_of_memory(size_t bytes, size_t rounded, size_t live_bytes);
 
   std::unique_ptr<CudaDriver> driver_;
   uint64_t serial_;  // distinguishes devices in the per-thread current-context cache
@@ -126,11 +126,7 @@ class CudaDevice {
   void* stream_ = nullptr;   // CUstream
   CudaDeviceInfo info_;
 
-  mutable std::mutex alloc_mu_;
-  std::unordered_map<size_t, std::vector<void*>> free_bins_;  // rounded size -> blocks
-  std::unordered_map<void*, size_t> live_;                    // block -> rounded size
-  size_t cached_bytes_ = 0;
-  size_t allocated_bytes_ = 0;
+  CachingAllocator allocator_;
 
   std::mutex smem_mu_;
   std::unordered_map<void*, uint32_t> smem_configured_;  // CUfunction -> limit set

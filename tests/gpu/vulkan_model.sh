@@ -24,7 +24,8 @@ case "${1:-}" in
   prepare)
     BUILD=${MLCC_BUILD_DIR:-build}
     RT=${MLCC_RUNTIME_BUILD_DIR:-build-runtime}
-    cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
+    # The compiler's own build type does not change the code it writes: keep the tree's.
+    cmake -S . -B "$BUILD" -G Ninja > /dev/null
     ninja -C "$BUILD" mlcc mlcc-model-check follow-greedy
     cmake -S . -B "$RT" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMLCC_WITH_LLVM=OFF \
       -DMLCC_BUILD_TESTS=OFF -DMLCC_BUILD_PYTHON=OFF > /dev/null
@@ -52,6 +53,8 @@ case "${1:-}" in
       > /dev/null
     cp "$RT/tools/mlcc" "$RT/tools/mlcc-chat" "$BUILD/bin/mlcc-model-check" \
       "$BUILD/tests/engine/follow-greedy" "$OUT/"
+    # Debug info would take most of the 64 MiB the device tool carries.
+    strip --strip-debug "$OUT/mlcc-model-check" "$OUT/follow-greedy"
     # libsentencepiece and PCRE2 may not be on the GPU machine: they travel beside the
     # binaries.
     for lib in libsentencepiece.so.0 libpcre2-8.so.0; do

@@ -125,8 +125,9 @@ TEST_CASE("library: malformed manifest fields are named in the error", "[runtime
                     Contains("library 'toy.so'") && Contains("'context_window' is missing"));
   CHECK_THROWS_WITH(parse_edited([](json& j) { j["prefill_chunk_size"] = "big"; }),
                     Contains("'prefill_chunk_size' should be an integer >= 1, got \"big\""));
-  CHECK_THROWS_WITH(parse_edited([](json& j) { j["target_kind"] = "rocm"; }),
-                    Contains("target kind 'rocm'") && Contains("cannot run"));
+  CHECK_THROWS_WITH(
+      parse_edited([](json& j) { j["target_kind"] = "metal"; }),
+      Contains("target kind 'metal'") && Contains("cannot run") && Contains("cpu, cuda, rocm"));
   CHECK_THROWS_WITH(parse_edited([](json& j) { j["params"][1]["dtype"] = "f8"; }),
                     Contains("'params[1].dtype'") && Contains("unknown dtype 'f8'"));
   CHECK_THROWS_WITH(parse_edited([](json& j) { j["params"][0]["shape"][1] = -4; }),

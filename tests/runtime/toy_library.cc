@@ -2,8 +2,10 @@
 // runtime/library_format.h around a toy model, so that the loader, the VM, the devices,
 // the KV cache and the Model API are tested without the compiler. CMake builds it several
 // times with defines that make it wrong in one way each (TOY_FORMAT_VERSION,
-// TOY_BAD_BYTECODE, TOY_NO_MANIFEST) or a cuda library (TOY_TARGET_CUDA, with the PTX of
-// toy_kernels.cu in TOY_PTX_FILE).
+// TOY_BAD_BYTECODE, TOY_NO_MANIFEST), a cuda library (TOY_TARGET_CUDA, with the PTX of
+// toy_kernels.cu in TOY_PTX_FILE) or a rocm library for gfx1100 (TOY_TARGET_ROCM, with an
+// ELF header for a code object, which only the fake HIP runtime of fake_hip.cc loads;
+// TOY_NO_HSACO leaves it out, TOY_BAD_HSACO makes it text).
 //
 // The toy model: vocabulary 8, hidden 4, two layers. x_p = table[token_p] + bias; each
 // layer l writes keys (l+1)·x_p and values 2(l+1)·x_p into its paged cache, and its logits
@@ -21,8 +23,12 @@
 #define TOY_STR2(x) #x
 #define TOY_STR(x) TOY_STR2(x)
 
-#ifdef TOY_TARGET_CUDA
+#if defined(TOY_TARGET_CUDA)
 #define TOY_TARGET "\"target\": \"cuda -arch=sm_52\", \"target_kind\": \"cuda\","
+#elif defined(TOY_TARGET_ROCM)
+#define TOY_TARGET                                                 \
+  "\"target\": \"rocm -mcpu=gfx1100\", \"target_kind\": \"rocm\"," \
+  "\"rocm\": {\"gfx\": \"gfx1100\", \"wavefront_size\": 32},"
 #else
 #define TOY_TARGET "\"target\": \"cpu\", \"target_kind\": \"cpu\","
 #endif
@@ -125,6 +131,25 @@ asm(".section .rodata\n"
 #else
 extern "C" const uint8_t mlcc_library_ptx[] = "";  // no clang to make the PTX with
 #endif
+#endif
+
+#if defined(TOY_TARGET_ROCM) && !defined(TOY_NO_HSACO)
+#ifdef TOY_BAD_HSACO
+extern "C" const uint8_t mlcc_library_hsaco[] = ".version 7.0\n.target sm_52\n.address_size 64\n";
+#else
+// The ELF64 header of an amdgcn-amd-amdhsa code object for gfx1100 (no sections): the
+// identification (64-bit, little-endian, OS ABI 64 AMDGPU_HSA, ABI version 3: code object
+// v5), e_type 3 (ET_DYN), e_machine 224 (EM_AMDGPU), e_version 1, no entry, program or
+// section headers, e_flags 0x41 (EF_AMDGPU_MACH_AMDGCN_GFX1100), e_ehsize 64.
+// clang-format off
+extern "C" const uint8_t mlcc_library_hsaco[64] = {
+    0x7f, 'E', 'L', 'F', 2, 1, 1, 64, 3, 0, 0, 0, 0, 0, 0, 0,
+    3, 0, 224, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0x41, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+// clang-format on
+#endif
+extern "C" const uint64_t mlcc_library_hsaco_size = sizeof(mlcc_library_hsaco);
 #endif
 
 extern "C" {

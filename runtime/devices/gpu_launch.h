@@ -1,0 +1,94 @@
+// What the CUDA and HIP backends (cuda_backend.cc, hip_backend.cc) do alike around a kernel
+// launch: the grid and block from the manifest's launch expressions, checked against the
+// device's limits; the range check of a scalar passed in a 32-bit parameter; and the
+// per-launch event timing behind Device::begin_profile / end_profile.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "runtime/device.h"
+
+namespace mlcc {
+
+struct KernelInfo;
+
+struct Dim3 {
+  uint32_t x = 1, y = 1, z = 1;
+};
+
+struct LaunchLimits {
+  int64_t grid_max[3] = {(int64_t{1} << 31) - 1, 65535, 65535};  // CUDA's
+  int64_t max_threads_per_block = 1024;                          // each block extent
+  // When not 0, the most threads grid[a] * block[a] may come to along each axis.
+  int64_t max_threads_per_axis = 0;
+};
+
+struct LaunchDims {
+  Dim3 grid, block;
+};
+
+// Evaluates the kernel's grid and block over its scalar arguments. Throws mlcc::Error,
+// starting with `who` ("cuda device"), naming the kernel, the expression and the scalars
+// when an extent falls outside `limits`.
+LaunchDims eval_launch_dims(const KernelInfo& k, std::span<const int64_t> scalars,
+                            const LaunchLimits& limits, const std::string& who);
+
+// Scalar argument `index` of kernel `k` for a 32-bit parameter. Floats travel as their bit
+// pattern, so 32-bit slots accept unsigned values too: anything in [INT32_MIN, UINT32_MAX]
+// passes, truncated to its low 32 bits; other values throw mlcc::Error starting with `who`.
+int32_t scalar_to_32_bits(int64_t value, size_t index, const KernelInfo& k, const std::string& who);
+
+// The events of one device's stream, as a profiler uses them.
+struct GpuEvents {
+  std::function<void*()> create;
+  std::function<void(void*)> destroy;
+  std::function<void(void*)> record;              // on the stream kernels are launched on
+  std::function<float(void*, void*)> elapsed_ms;  // waits for the second
+};
+
+// Per-kernel GPU time for Device::begin_profile / end_profile: a pair of pooled events
+// around each launch, read (a wait for the GPU) at end(), or every 4096 launches so that
+// a long profile holds a bounded number of events. Destroy it before the device's
+// context goes.
+class LaunchProfiler {
+ public:
+  explicit LaunchProfiler(GpuEvents events) : events_(std::move(events)) {}
+  ~LaunchProfiler();
+  LaunchProfiler(const LaunchProfiler&) = delete;
+  LaunchProfiler& operator=(const LaunchProfiler&) = delete;
+
+  bool active() const { return active_; }
+  // Starts a profile over `num_kernels` kernels, forgetting the launches of one under way.
+  void begin(size_t num_kernels);
+  // Waits for the timed launches; one entry per kernel launched since begin(), in kernel
+  // order (none when not profiling).
+  std::vector<KernelTiming> end();
+  // Runs `launch` between two events counted for `kernel`.
+  void launch_timed(size_t kernel, const std::function<void()>& launch);
+
+ private:
+  // A launch timed between two events, not read yet.
+  struct Timed {
+    size_t kernel;
+    void* start;
+    void* end;
+  };
+  void* take_event();  // from the pool, or a new one
+  // Waits for the pending launches, adds their times to the totals, recycles their events.
+  void read_timings();
+
+  GpuEvents events_;
+  bool active_ = false;
+  std::vector<Timed> pending_;
+  std::vector<void*> pool_;  // recorded and read: free for reuse
+  std::vector<int64_t> launches_;
+  std::vector<double> seconds_;
+};
+
+}  // namespace mlcc
