@@ -102,7 +102,12 @@ struct DecodeShape {
 DecodeShape decode_shape(int d, DataType dtype, const Target& target) {
   int lanes_cap = std::min(32, target.warp_size);
   int e = std::max(1, 16 / dtype.bytes());
-  e = std::min(e, d);
+  // At most 32 key groups: the final merge weighs every group's partial sums in one
+  // expression per output element, and small heads (head_dim 8: a key per lane, 256
+  // groups) would otherwise keep hundreds of terms live (spills, minutes of register
+  // allocation). Such heads take narrower loads instead.
+  int min_kl = std::min(lanes_cap, std::max(1, kThreads / 32));
+  e = std::min(e, std::max(1, d / min_kl));
   while (d / e > lanes_cap) e *= 2;
   int kl = d / e;
   if (d % e != 0 || (kl & (kl - 1)) != 0)
