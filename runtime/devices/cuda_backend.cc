@@ -24,14 +24,9 @@ int target_sm(const std::string& target) {
   return std::atoi(target.c_str() + at + 9);
 }
 
-class CudaBackend final : public Device {
+class CudaBackend final : public GpuBackend<CudaDevice> {
  public:
-  explicit CudaBackend(std::unique_ptr<CudaDevice> dev)
-      : dev_(std::move(dev)),
-        profiler_(GpuEvents{[d = dev_.get()] { return d->create_event(); },
-                            [d = dev_.get()](void* e) { d->destroy_event(e); },
-                            [d = dev_.get()](void* e) { d->record_event(e); },
-                            [d = dev_.get()](void* a, void* b) { return d->elapsed_ms(a, b); }}) {
+  explicit CudaBackend(std::unique_ptr<CudaDevice> dev) : GpuBackend(std::move(dev)) {
     limits_.max_threads_per_block = dev_->info().max_threads_per_block;
   }
 
@@ -41,20 +36,6 @@ class CudaBackend final : public Device {
                        i.compute_minor);
   }
   std::string kind() const override { return "cuda"; }
-
-  void* alloc(size_t bytes) override { return dev_->alloc(bytes); }
-  void free(void* ptr) override { dev_->free(ptr); }
-  void copy_to_device(void* dst, const void* src, size_t bytes) override {
-    dev_->copy_to_device(dst, src, bytes);
-  }
-  void copy_to_host(void* dst, const void* src, size_t bytes) override {
-    dev_->copy_to_host(dst, src, bytes);
-  }
-  void copy_device_to_device(void* dst, const void* src, size_t bytes) override {
-    dev_->copy_device_to_device(dst, src, bytes);
-  }
-  void memset(void* dst, uint8_t value, size_t bytes) override { dev_->memset(dst, value, bytes); }
-  void synchronize() override { dev_->synchronize(); }
 
   void load_kernels(const Library& lib) override {
     check_library_runs_on(lib, *this);
@@ -99,29 +80,14 @@ class CudaBackend final : public Device {
       scalar32_[s] = scalar_to_32_bits(scalars[s], s, k, "cuda device");
       params_.push_back(&scalar32_[s]);
     }
-    if (!profiler_.active()) {
-      dev_->launch(fns_[kernel], dims.grid, dims.block, 0, params_.data());
-      return;
-    }
-    profiler_.launch_timed(
-        kernel, [&] { dev_->launch(fns_[kernel], dims.grid, dims.block, 0, params_.data()); });
+    run_launch(kernel,
+               [&] { dev_->launch(fns_[kernel], dims.grid, dims.block, 0, params_.data()); });
   }
-
-  bool begin_profile() override {
-    profiler_.begin(kernels_.size());
-    return true;
-  }
-  std::vector<KernelTiming> end_profile() override { return profiler_.end(); }
 
  private:
-  // Declared in the order they may be destroyed in reverse: the profiler's events and the
-  // module go before the device's context does.
-  std::unique_ptr<CudaDevice> dev_;
+  // Destroyed before GpuBackend's members: the module goes before the device does.
   CudaModule module_;
   std::vector<CudaFunction> fns_;
-  std::vector<KernelInfo> kernels_;
-  LaunchLimits limits_;
-  LaunchProfiler profiler_;
   // Argument storage reused across launches: cuLaunchKernel reads it before returning.
   std::vector<void*> buffer_args_;
   std::vector<int32_t> scalar32_;

@@ -1,22 +1,23 @@
 // What the CUDA and HIP backends (cuda_backend.cc, hip_backend.cc) do alike around a kernel
 // launch: the grid and block from the manifest's launch expressions, checked against the
 // device's limits; the range check of a scalar passed in a 32-bit parameter; and the
-// per-launch event timing behind Device::begin_profile / end_profile.
+// per-launch event timing behind Device::begin_profile / end_profile; and GpuBackend, the
+// Device methods both forward to their device class unchanged.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "runtime/device.h"
+#include "runtime/library.h"
 
 namespace mlcc {
-
-struct KernelInfo;
 
 struct Dim3 {
   uint32_t x = 1, y = 1, z = 1;
@@ -89,6 +90,59 @@ class LaunchProfiler {
   std::vector<void*> pool_;  // recorded and read: free for reuse
   std::vector<int64_t> launches_;
   std::vector<double> seconds_;
+};
+
+// What the CUDA and HIP backends share: memory and copies go straight to the device class
+// Dev (CudaDevice, HipDevice), launches are timed while profiling. A backend loads its
+// module and its kernels_ in load_kernels and launches through run_launch. Members of the
+// derived class (its module) go before dev_, and profiler_ before dev_, as the device's
+// context needs.
+template <class Dev>
+class GpuBackend : public Device {
+ public:
+  explicit GpuBackend(std::unique_ptr<Dev> dev)
+      : dev_(std::move(dev)),
+        profiler_(GpuEvents{[d = dev_.get()] { return d->create_event(); },
+                            [d = dev_.get()](void* e) { d->destroy_event(e); },
+                            [d = dev_.get()](void* e) { d->record_event(e); },
+                            [d = dev_.get()](void* a, void* b) { return d->elapsed_ms(a, b); }}) {}
+
+  void* alloc(size_t bytes) override { return dev_->alloc(bytes); }
+  void free(void* ptr) override { dev_->free(ptr); }
+  void copy_to_device(void* dst, const void* src, size_t bytes) override {
+    dev_->copy_to_device(dst, src, bytes);
+  }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override {
+    dev_->copy_to_host(dst, src, bytes);
+  }
+  void copy_device_to_device(void* dst, const void* src, size_t bytes) override {
+    dev_->copy_device_to_device(dst, src, bytes);
+  }
+  void memset(void* dst, uint8_t value, size_t bytes) override { dev_->memset(dst, value, bytes); }
+  void synchronize() override { dev_->synchronize(); }
+
+  bool begin_profile() override {
+    profiler_.begin(kernels_.size());
+    return true;
+  }
+  std::vector<KernelTiming> end_profile() override { return profiler_.end(); }
+
+ protected:
+  // Runs `launch` (the launch of kernel `kernel`), between timing events while profiling.
+  template <class F>
+  void run_launch(size_t kernel, F&& launch) {
+    if (profiler_.active())
+      profiler_.launch_timed(kernel, launch);
+    else
+      launch();
+  }
+
+  std::unique_ptr<Dev> dev_;
+  std::vector<KernelInfo> kernels_;  // of the loaded library
+  LaunchLimits limits_;
+
+ private:
+  LaunchProfiler profiler_;
 };
 
 }  // namespace mlcc

@@ -20,14 +20,9 @@ namespace {
 
 size_t align_up(size_t n, size_t alignment) { return (n + alignment - 1) / alignment * alignment; }
 
-class HipBackend final : public Device {
+class HipBackend final : public GpuBackend<HipDevice> {
  public:
-  explicit HipBackend(std::unique_ptr<HipDevice> dev)
-      : dev_(std::move(dev)),
-        profiler_(GpuEvents{[d = dev_.get()] { return d->create_event(); },
-                            [d = dev_.get()](void* e) { d->destroy_event(e); },
-                            [d = dev_.get()](void* e) { d->record_event(e); },
-                            [d = dev_.get()](void* a, void* b) { return d->elapsed_ms(a, b); }}) {
+  explicit HipBackend(std::unique_ptr<HipDevice> dev) : GpuBackend(std::move(dev)) {
     // AMD GPUs run up to 1024 threads per block. hipModuleLaunchKernel takes the grid in
     // blocks but the runtime works in threads (grid × block along each axis), which must
     // fit 32 bits.
@@ -41,20 +36,6 @@ class HipBackend final : public Device {
     return fmt::format("rocm:{} ({}, {})", i.ordinal, i.name, i.gfx);
   }
   std::string kind() const override { return "rocm"; }
-
-  void* alloc(size_t bytes) override { return dev_->alloc(bytes); }
-  void free(void* ptr) override { dev_->free(ptr); }
-  void copy_to_device(void* dst, const void* src, size_t bytes) override {
-    dev_->copy_to_device(dst, src, bytes);
-  }
-  void copy_to_host(void* dst, const void* src, size_t bytes) override {
-    dev_->copy_to_host(dst, src, bytes);
-  }
-  void copy_device_to_device(void* dst, const void* src, size_t bytes) override {
-    dev_->copy_device_to_device(dst, src, bytes);
-  }
-  void memset(void* dst, uint8_t value, size_t bytes) override { dev_->memset(dst, value, bytes); }
-  void synchronize() override { dev_->synchronize(); }
 
   void load_kernels(const Library& lib) override {
     check_library_runs_on(lib, *this);
@@ -101,27 +82,13 @@ class HipBackend final : public Device {
     auto run = [&] {
       dev_->launch(fns_[kernel], dims.grid, dims.block, 0, kernarg_.data(), kernarg_.size());
     };
-    if (profiler_.active())
-      profiler_.launch_timed(kernel, run);
-    else
-      run();
+    run_launch(kernel, run);
   }
-
-  bool begin_profile() override {
-    profiler_.begin(kernels_.size());
-    return true;
-  }
-  std::vector<KernelTiming> end_profile() override { return profiler_.end(); }
 
  private:
-  // Declared in the order they may be destroyed in reverse: the profiler's events and the
-  // module go before the device does.
-  std::unique_ptr<HipDevice> dev_;
+  // Destroyed before GpuBackend's members: the module goes before the device does.
   HipModule module_;
   std::vector<HipFunction> fns_;
-  std::vector<KernelInfo> kernels_;
-  LaunchLimits limits_;
-  LaunchProfiler profiler_;
   // Reused across launches: hipModuleLaunchKernel copies the arguments before returning.
   std::vector<uint8_t> kernarg_;
 };
