@@ -56,6 +56,14 @@ class Device {
   virtual void launch(size_t kernel, std::span<void* const> buffers,
                       std::span<const int64_t> scalars) = 0;
 
+  // The launches between begin_graph and end_graph are one step of a sequence that repeats
+  // (a decode step: the same kernels, only some arguments differ). A device may replay such
+  // steps as one graph (CUDA graphs), updating the arguments that changed; the results are
+  // the same as launching each kernel. Copies and syncs inside a step are allowed but cost
+  // the replay of that step. By default nothing changes.
+  virtual void begin_graph() {}
+  virtual void end_graph() {}
+
   // Per-kernel GPU timing, to see where a decode step's time goes: between begin_profile
   // and end_profile every launch is timed on the device (timestamps or events around it,
   // which add a little time per launch). begin_profile returns false, timing nothing, where

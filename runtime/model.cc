@@ -192,7 +192,7 @@ void Model::check_tokens(const std::vector<int32_t>& tokens, const char* what) c
 }
 
 std::vector<void*> Model::run(const FunctionInfo& f, const Named& inputs,
-                              const NamedScalars& scalars) {
+                              const NamedScalars& scalars, bool repeated) {
   require_params();
   std::string where = "library '" + lib_->path() + "': function '" + f.name + "' ";
   // What the runtime can supply for an input name, with its dtype and size.
@@ -241,14 +241,27 @@ std::vector<void*> Model::run(const FunctionInfo& f, const Named& inputs,
     sc.push_back(it->second);
   }
   VMEnv env{device_.get(), param_ptrs_, kv_->layers(), storage_ptrs_};
-  return vm_->run(f, env, in, sc);
+  if (!repeated) return vm_->run(f, env, in, sc);
+  device_->begin_graph();
+  std::vector<void*> out;
+  try {
+    out = vm_->run(f, env, in, sc);
+  } catch (...) {
+    try {
+      device_->end_graph();
+    } catch (const Error&) {
+    }
+    throw;
+  }
+  device_->end_graph();
+  return out;
 }
 
 std::vector<float> Model::step(const FunctionInfo& f, int64_t seq_len, int64_t total,
-                               bool want_logits) {
+                               bool want_logits, bool repeated) {
   NamedScalars scalars = {{"seq_len", seq_len}, {"total_seq_len", total}};
   std::vector<void*> out =
-      run(f, {{"tokens", tokens_buf_.get()}, {"page_table", kv_->page_table()}}, scalars);
+      run(f, {{"tokens", tokens_buf_.get()}, {"page_table", kv_->page_table()}}, scalars, repeated);
   if (!want_logits) return {};
   std::string where = "library '" + lib_->path() + "': function '" + f.name + "'";
   if (out.empty()) throw Error(where + " has no outputs; expected the logits");
@@ -297,7 +310,7 @@ std::vector<float> Model::decode(int32_t token) {
   logits_count_ = 0;
   device_->copy_to_device(tokens_buf_.get(), &token, sizeof(int32_t));
   int64_t total = kv_->append(1);
-  return step(f, 1, total, true);
+  return step(f, 1, total, true, /*repeated=*/true);
 }
 
 int32_t Model::argmax() {

@@ -77,11 +77,14 @@ class Model {
   using NamedScalars = std::vector<std::pair<std::string, int64_t>>;
 
   const FunctionInfo& function(const std::string& name) const;
-  // Runs `f` with the inputs and scalars matched to its manifest lists by name.
-  std::vector<void*> run(const FunctionInfo& f, const Named& inputs, const NamedScalars& scalars);
+  // Runs `f` with the inputs and scalars matched to its manifest lists by name. `repeated`:
+  // its launches are one step of a repeating sequence (Device::begin_graph).
+  std::vector<void*> run(const FunctionInfo& f, const Named& inputs, const NamedScalars& scalars,
+                         bool repeated = false);
   // Runs "prefill" or "decode" on tokens already in tokens_buf_; with want_logits keeps
   // the last position's logits on the device and returns them.
-  std::vector<float> step(const FunctionInfo& f, int64_t seq_len, int64_t total, bool want_logits);
+  std::vector<float> step(const FunctionInfo& f, int64_t seq_len, int64_t total, bool want_logits,
+                          bool repeated = false);
   void check_tokens(const std::vector<int32_t>& tokens, const char* what) const;
   void require_params() const;
 

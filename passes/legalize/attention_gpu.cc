@@ -31,6 +31,7 @@
 
 #include <cmath>
 
+#include "passes/legalize/schedule_util.h"
 #include "runtime/error.h"
 
 namespace mlcc::kernels {
@@ -354,10 +355,10 @@ Stmt prefill_path(const Kernel& k, const PrefillShape& s, const std::vector<Buff
                                                       allocate_all({o, pv, sc, red, st}, body))))));
 }
 
-int shared_bytes(const std::vector<Buffer>& bufs) {
+int shared_bytes(const std::vector<Buffer>& bufs, const Target& target) {
   int64_t total = 0;
   for (const Buffer& b : bufs) {
-    int64_t n = b->dtype.bytes();
+    int64_t n = shared_element_bytes(target, b->dtype);
     for (const Expr& e : b->shape) {
       int64_t v = 0;
       is_const_int(e, &v);
@@ -401,7 +402,8 @@ PrimFunc attention_gpu(const Expr& rows, const Expr& total_len, int64_t heads,
       int key_tile = 2 * kRowThreads * 2;
       PrefillShape s = prefill_shape(k.d, dtype, target, key_tile);
       while (key_tile > kRowThreads &&
-             shared_bytes(beside) + shared_bytes(prefill_shared(k, s)) > target.max_shared_memory)
+             shared_bytes(beside, target) + shared_bytes(prefill_shared(k, s), target) >
+                 target.max_shared_memory)
         s = prefill_shape(k.d, dtype, target, key_tile /= 2);
       return s;
     };
@@ -412,7 +414,8 @@ PrimFunc attention_gpu(const Expr& rows, const Expr& total_len, int64_t heads,
     // accumulator lives in prefill's query tile ((32, D + 4) floats). The two paths never
     // run in one launch (rows == 1 is uniform), so they need not be apart; targets with
     // room (CUDA) keep them apart and their kernel as it was.
-    if (want_decode && shared_bytes(dec_sh) + shared_bytes(pre_sh) > target.max_shared_memory &&
+    if (want_decode &&
+        shared_bytes(dec_sh, target) + shared_bytes(pre_sh, target) > target.max_shared_memory &&
         ds.ng <= kRowTile) {
       dec_sh.pop_back();
       ps = fit(dec_sh);
@@ -431,9 +434,9 @@ PrimFunc attention_gpu(const Expr& rows, const Expr& total_len, int64_t heads,
     prefill = prefill_path(k, ps, pre_sh);
     shared.insert(shared.end(), pre_sh.begin(), pre_sh.end());
   }
-  if (shared_bytes(shared) > target.max_shared_memory)
+  if (shared_bytes(shared, target) > target.max_shared_memory)
     throw Error("attention (gpu): head_dim " + std::to_string(k.d) + " in " + to_string(dtype) +
-                " needs " + std::to_string(shared_bytes(shared)) +
+                " needs " + std::to_string(shared_bytes(shared, target)) +
                 " bytes of shared memory; the target allows " +
                 std::to_string(target.max_shared_memory));
   Stmt paths = !want_prefill  ? decode

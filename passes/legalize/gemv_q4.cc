@@ -22,6 +22,7 @@
 // so q - 7 is one subtraction, and x is staged as f32 with its 16-byte chunks swizzled.
 #include "passes/legalize/kernels.h"
 #include "passes/legalize/linear_internal.h"
+#include "passes/legalize/schedule_util.h"
 #include "runtime/error.h"
 
 namespace mlcc::kernels {
@@ -87,7 +88,7 @@ PrimFunc gemv_q4_gpu(const Q4GemvGpu& a, int64_t n, int64_t k, const Target& tar
   const int iters = (groups + 31) / 32;  // groups each lane of a warp covers
   const int num_blocks = static_cast<int>((n + rows_per_block - 1) / rows_per_block);
   // Past the shared-memory limit x is read from global memory (L1) where it is used.
-  const bool staged = words * 8 * a.act.bytes() <= target.max_shared_memory;
+  const bool staged = words * 8 * shared_element_bytes(target, a.act) <= target.max_shared_memory;
   if (padded && !staged)
     throw Error("q4 GEMV: k=" + std::to_string(k) +
                 " is not a multiple of 32 and too large to stage x in shared memory");

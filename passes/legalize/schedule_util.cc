@@ -14,6 +14,13 @@ int vector_lanes(const Target& target, DataType dtype) {
   return std::max(1, target.vector_bits / dtype.bits);
 }
 
+int shared_element_bytes(const Target& target, DataType dtype) {
+  if (target.kind == TargetKind::kVulkan && !target.f16_arithmetic && dtype.is_float() &&
+      !dtype.is_bfloat() && dtype.bits == 16)
+    return 4 * dtype.lanes;
+  return dtype.bytes();
+}
+
 Expr reduce_expr(ReduceKind kind, Expr source, std::vector<IterVar> axes) {
   switch (kind) {
     case ReduceKind::kSum:

@@ -15,6 +15,10 @@ constexpr int kGpuThreads = 256;
 // Lanes of dtype in one native vector register of the target (at least 1).
 int vector_lanes(const Target& target, ir::DataType dtype);
 
+// Bytes one element of `dtype` takes in the target's shared memory: f16 is held as f32 on
+// a Vulkan target without f16 arithmetic (the SPIR-V generator widens it there).
+int shared_element_bytes(const Target& target, ir::DataType dtype);
+
 // sum / max_reduce / min_reduce by kind.
 ir::Expr reduce_expr(ir::ReduceKind kind, ir::Expr source, std::vector<ir::te::IterVar> axes);
 

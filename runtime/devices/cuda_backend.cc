@@ -1,7 +1,8 @@
 // The CUDA device of the model runtime: wraps CudaDevice (runtime/devices/cuda_device.h),
 // JIT-loads the library's PTX module and launches its kernels with the grid and block the
 // manifest's postfix extents give for each call's scalar arguments. Profiles time each
-// launch between two events on the device's stream.
+// launch between two events on the device's stream. Decode steps are replayed as CUDA graphs
+// (launch_graph.h) unless MLCC_CUDA_GRAPHS=0.
 #include <fmt/format.h>
 
 #include <cstddef>
@@ -24,10 +25,53 @@ int target_sm(const std::string& target) {
   return std::atoi(target.c_str() + at + 9);
 }
 
+// LaunchGraph's operations on a CudaDevice: eager launches and one graph.
+class CudaGraphOps final : public GraphOps {
+ public:
+  CudaGraphOps(CudaDevice& dev, const std::vector<CudaFunction>& fns) : dev_(dev), fns_(fns) {}
+  ~CudaGraphOps() override { discard(); }
+
+  void launch(const GraphLaunch& l) override {
+    std::vector<void*>& p = params(l, params_);
+    dev_.launch(fns_[l.kernel], l.dims.grid, l.dims.block, 0, p.data());
+  }
+  void build(const std::vector<GraphLaunch>& launches) override {
+    discard();
+    std::vector<std::vector<void*>> params(launches.size());
+    std::vector<CudaDevice::GraphNode> nodes;
+    for (size_t i = 0; i < launches.size(); ++i) nodes.push_back(node(launches[i], params[i]));
+    graph_ = dev_.build_graph(nodes);
+  }
+  void update(size_t index, const GraphLaunch& l) override {
+    dev_.update_graph_node(graph_, index, node(l, params_));
+  }
+  void replay() override { dev_.launch_graph(graph_); }
+  void discard() override { dev_.destroy_graph(graph_); }
+
+ private:
+  // A pointer to each argument slot, as cuLaunchKernel and graph nodes take them.
+  static std::vector<void*>& params(const GraphLaunch& l, std::vector<void*>& out) {
+    out.clear();
+    for (const uint64_t& a : l.args) out.push_back(const_cast<uint64_t*>(&a));
+    return out;
+  }
+  CudaDevice::GraphNode node(const GraphLaunch& l, std::vector<void*>& storage) {
+    return {&fns_[l.kernel], l.dims.grid, l.dims.block, params(l, storage).data()};
+  }
+
+  CudaDevice& dev_;
+  const std::vector<CudaFunction>& fns_;
+  CudaDevice::Graph graph_;
+  std::vector<void*> params_;
+};
+
 class CudaBackend final : public GpuBackend<CudaDevice> {
  public:
   explicit CudaBackend(std::unique_ptr<CudaDevice> dev) : GpuBackend(std::move(dev)) {
     limits_.max_threads_per_block = dev_->info().max_threads_per_block;
+    const char* env = std::getenv("MLCC_CUDA_GRAPHS");
+    if (dev_->graphs_supported() && !(env != nullptr && std::string(env) == "0"))
+      graph_ = &launch_graph_;
   }
 
   std::string name() const override {
@@ -52,6 +96,7 @@ class CudaBackend final : public GpuBackend<CudaDevice> {
           lib.path(), sm, m.target, name(), info.compute_major, info.compute_minor, have));
     if (lib.ptx().empty() && !m.kernels.empty())
       throw Error("library '" + lib.path() + "' has an empty mlcc_library_ptx");
+    launch_graph_.reset();
     fns_.clear();
     kernels_ = m.kernels;
     module_ = CudaModule();
@@ -64,35 +109,30 @@ class CudaBackend final : public GpuBackend<CudaDevice> {
               std::span<const int64_t> scalars) override {
     MLCC_CHECK(kernel < fns_.size(), "cuda device: kernel index out of range");
     const KernelInfo& k = kernels_[kernel];
-    LaunchDims dims = eval_launch_dims(k, scalars, limits_, "cuda device");
-    // cuLaunchKernel takes a pointer to each argument's value: the device pointers first,
-    // then each scalar at the width of its PTX parameter.
-    buffer_args_.assign(buffers.begin(), buffers.end());
-    scalar32_.resize(scalars.size());
-    scalar64_.assign(scalars.begin(), scalars.end());
-    params_.clear();
-    for (void*& b : buffer_args_) params_.push_back(&b);
-    for (size_t s = 0; s < scalars.size(); ++s) {
-      if (k.scalar_bits[s] == 64) {
-        params_.push_back(&scalar64_[s]);
-        continue;
-      }
-      scalar32_[s] = scalar_to_32_bits(scalars[s], s, k, "cuda device");
-      params_.push_back(&scalar32_[s]);
-    }
-    run_launch(kernel,
-               [&] { dev_->launch(fns_[kernel], dims.grid, dims.block, 0, params_.data()); });
+    // Each argument in an 8-byte slot: the device pointers, then the scalars at the width of
+    // their PTX parameters (a 32-bit one in the slot's low bytes).
+    GraphLaunch& l = call_;
+    l.kernel = kernel;
+    l.dims = eval_launch_dims(k, scalars, limits_, "cuda device");
+    l.args.clear();
+    for (void* b : buffers) l.args.push_back(reinterpret_cast<uintptr_t>(b));
+    for (size_t s = 0; s < scalars.size(); ++s)
+      l.args.push_back(k.scalar_bits[s] == 64 ? static_cast<uint64_t>(scalars[s])
+                                              : static_cast<uint32_t>(scalar_to_32_bits(
+                                                    scalars[s], s, k, "cuda device")));
+    if (launch_graph_.in_step())
+      launch_graph_.launch(l);
+    else
+      run_launch(kernel, [&] { ops_.launch(l); });
   }
 
  private:
   // Destroyed before GpuBackend's members: the module goes before the device does.
   CudaModule module_;
   std::vector<CudaFunction> fns_;
-  // Argument storage reused across launches: cuLaunchKernel reads it before returning.
-  std::vector<void*> buffer_args_;
-  std::vector<int32_t> scalar32_;
-  std::vector<int64_t> scalar64_;
-  std::vector<void*> params_;
+  CudaGraphOps ops_{*dev_, fns_};  // before launch_graph_, which uses it
+  LaunchGraph launch_graph_{ops_};
+  GraphLaunch call_;  // reused: its slots keep their capacity
 };
 }  // namespace
 

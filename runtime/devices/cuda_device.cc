@@ -44,6 +44,16 @@ constexpr unsigned kEventDefault = 0;
 // Kernels may use this much dynamic shared memory without opting in.
 constexpr uint32_t kDefaultSharedLimit = 48 * 1024;
 
+// CUDA_KERNEL_NODE_PARAMS_v2 of cuda.h (CUDA 12 and later).
+struct KernelNodeParams {
+  void* func;
+  unsigned grid_x, grid_y, grid_z, block_x, block_y, block_z, shared_bytes;
+  void** kernel_params;
+  void** extra;
+  void* kern;
+  void* ctx;
+};
+
 CUdeviceptr dptr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
 
 std::atomic<uint64_t> g_next_serial{1};
@@ -90,6 +100,15 @@ struct CudaDriver {
   CUresult (*cuEventRecord)(void*, void*) = nullptr;
   CUresult (*cuEventSynchronize)(void*) = nullptr;
   CUresult (*cuEventElapsedTime)(float*, void*, void*) = nullptr;
+  // Graphs (optional: without them every launch is eager).
+  CUresult (*cuGraphCreate)(void**, unsigned) = nullptr;
+  CUresult (*cuGraphAddKernelNode)(void**, void*, void* const*, size_t,
+                                   const KernelNodeParams*) = nullptr;
+  CUresult (*cuGraphInstantiateWithFlags)(void**, void*, unsigned long long) = nullptr;
+  CUresult (*cuGraphExecKernelNodeSetParams)(void*, void*, const KernelNodeParams*) = nullptr;
+  CUresult (*cuGraphLaunch)(void*, void*) = nullptr;
+  CUresult (*cuGraphExecDestroy)(void*) = nullptr;
+  CUresult (*cuGraphDestroy)(void*) = nullptr;
 
   // Looks up the first of `names` that the driver exports (newest entry point first).
   template <typename Fn>
@@ -199,6 +218,13 @@ std::unique_ptr<CudaDriver> load_driver(const std::string& requested) {
   d->resolve(d->cuEventRecord, {"cuEventRecord"});
   d->resolve(d->cuEventSynchronize, {"cuEventSynchronize"});
   d->resolve(d->cuEventElapsedTime, {"cuEventElapsedTime_v2", "cuEventElapsedTime"});
+  d->resolve(d->cuGraphCreate, {"cuGraphCreate"}, false);
+  d->resolve(d->cuGraphAddKernelNode, {"cuGraphAddKernelNode_v2"}, false);
+  d->resolve(d->cuGraphInstantiateWithFlags, {"cuGraphInstantiateWithFlags"}, false);
+  d->resolve(d->cuGraphExecKernelNodeSetParams, {"cuGraphExecKernelNodeSetParams_v2"}, false);
+  d->resolve(d->cuGraphLaunch, {"cuGraphLaunch"}, false);
+  d->resolve(d->cuGraphExecDestroy, {"cuGraphExecDestroy"}, false);
+  d->resolve(d->cuGraphDestroy, {"cuGraphDestroy"}, false);
 
   CUresult r = d->cuInit(0);
   if (r != kCudaSuccess)
@@ -463,6 +489,66 @@ float CudaDevice::elapsed_ms(void* start, void* end) {
   float ms = 0;
   driver_->check(driver_->cuEventElapsedTime(&ms, start, end), "cuEventElapsedTime");
   return ms;
+}
+
+// ---- graphs ----
+
+namespace {
+KernelNodeParams node_params(const CudaFunction& fn, Dim3 grid, Dim3 block, void** params) {
+  return KernelNodeParams{fn.handle, grid.x, grid.y, grid.z,  block.x, block.y,
+                          block.z,   0,      params, nullptr, nullptr, nullptr};
+}
+}  // namespace
+
+bool CudaDevice::graphs_supported() const {
+  const CudaDriver& d = *driver_;
+  return d.cuGraphCreate && d.cuGraphAddKernelNode && d.cuGraphInstantiateWithFlags &&
+         d.cuGraphExecKernelNodeSetParams && d.cuGraphLaunch && d.cuGraphExecDestroy &&
+         d.cuGraphDestroy;
+}
+
+CudaDevice::Graph CudaDevice::build_graph(const std::vector<GraphNode>& nodes) {
+  MLCC_CHECK(graphs_supported(), "the CUDA driver has no graph API");
+  make_current();
+  const CudaDriver& d = *driver_;
+  Graph g;
+  d.check(d.cuGraphCreate(&g.graph, 0), "cuGraphCreate");
+  try {
+    void* prev = nullptr;
+    for (const GraphNode& n : nodes) {
+      KernelNodeParams p = node_params(*n.fn, n.grid, n.block, n.params);
+      void* node = nullptr;
+      CUresult r = d.cuGraphAddKernelNode(&node, g.graph, &prev, prev ? 1 : 0, &p);
+      if (r != kCudaSuccess)
+        d.fail(r, "cuGraphAddKernelNode", fmt::format("kernel '{}'", n.fn->name));
+      g.nodes.push_back(node);
+      prev = node;
+    }
+    d.check(d.cuGraphInstantiateWithFlags(&g.exec, g.graph, 0), "cuGraphInstantiateWithFlags");
+  } catch (...) {
+    destroy_graph(g);
+    throw;
+  }
+  return g;
+}
+
+void CudaDevice::update_graph_node(Graph& g, size_t index, const GraphNode& n) {
+  make_current();
+  KernelNodeParams p = node_params(*n.fn, n.grid, n.block, n.params);
+  CUresult r = driver_->cuGraphExecKernelNodeSetParams(g.exec, g.nodes.at(index), &p);
+  if (r != kCudaSuccess)
+    driver_->fail(r, "cuGraphExecKernelNodeSetParams", fmt::format("kernel '{}'", n.fn->name));
+}
+
+void CudaDevice::launch_graph(const Graph& g) {
+  make_current();
+  driver_->check(driver_->cuGraphLaunch(g.exec, stream_), "cuGraphLaunch");
+}
+
+void CudaDevice::destroy_graph(Graph& g) noexcept {
+  if (g.exec != nullptr) driver_->cuGraphExecDestroy(g.exec);
+  if (g.graph != nullptr) driver_->cuGraphDestroy(g.graph);
+  g = Graph();
 }
 
 // ---- CudaModule, CudaTimer ----

@@ -109,6 +109,25 @@ class CudaDevice {
 
   void* stream() const { return stream_; }  // the CUstream all work goes to
 
+  // A graph of kernel launches, each node depending on the one before (CUgraph, its nodes
+  // and the instantiated CUgraphExec), launched on the device's stream. Nodes take their
+  // parameters as launch() does; the values are copied when a node is added or updated.
+  struct GraphNode {
+    const CudaFunction* fn;
+    Dim3 grid, block;
+    void** params;
+  };
+  struct Graph {
+    void* graph = nullptr;
+    void* exec = nullptr;
+    std::vector<void*> nodes;
+  };
+  bool graphs_supported() const;  // false for a driver without the graph API
+  Graph build_graph(const std::vector<GraphNode>& nodes);
+  void update_graph_node(Graph& g, size_t index, const GraphNode& n);  // same function
+  void launch_graph(const Graph& g);
+  void destroy_graph(Graph& g) noexcept;
+
  private:
   friend class CudaModule;
   CudaDevice(std::unique_ptr<CudaDriver> driver, int ordinal);

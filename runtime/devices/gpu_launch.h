@@ -15,23 +15,16 @@
 #include <vector>
 
 #include "runtime/device.h"
+#include "runtime/devices/launch_graph.h"
 #include "runtime/library.h"
 
 namespace mlcc {
-
-struct Dim3 {
-  uint32_t x = 1, y = 1, z = 1;
-};
 
 struct LaunchLimits {
   int64_t grid_max[3] = {(int64_t{1} << 31) - 1, 65535, 65535};  // CUDA's
   int64_t max_threads_per_block = 1024;                          // each block extent
   // When not 0, the most threads grid[a] * block[a] may come to along each axis.
   int64_t max_threads_per_axis = 0;
-};
-
-struct LaunchDims {
-  Dim3 grid, block;
 };
 
 // Evaluates the kernel's grid and block over its scalar arguments. Throws mlcc::Error,
@@ -96,7 +89,8 @@ class LaunchProfiler {
 // Dev (CudaDevice, HipDevice), launches are timed while profiling. A backend loads its
 // module and its kernels_ in load_kernels and launches through run_launch. Members of the
 // derived class (its module) go before dev_, and profiler_ before dev_, as the device's
-// context needs.
+// context needs. A backend that replays decode steps as graphs sets graph_; copies and syncs
+// in the middle of a step flush it.
 template <class Dev>
 class GpuBackend : public Device {
  public:
@@ -110,18 +104,36 @@ class GpuBackend : public Device {
   void* alloc(size_t bytes) override { return dev_->alloc(bytes); }
   void free(void* ptr) override { dev_->free(ptr); }
   void copy_to_device(void* dst, const void* src, size_t bytes) override {
+    flush_graph();
     dev_->copy_to_device(dst, src, bytes);
   }
   void copy_to_host(void* dst, const void* src, size_t bytes) override {
+    flush_graph();
     dev_->copy_to_host(dst, src, bytes);
   }
   void copy_device_to_device(void* dst, const void* src, size_t bytes) override {
+    flush_graph();
     dev_->copy_device_to_device(dst, src, bytes);
   }
-  void memset(void* dst, uint8_t value, size_t bytes) override { dev_->memset(dst, value, bytes); }
-  void synchronize() override { dev_->synchronize(); }
+  void memset(void* dst, uint8_t value, size_t bytes) override {
+    flush_graph();
+    dev_->memset(dst, value, bytes);
+  }
+  void synchronize() override {
+    flush_graph();
+    dev_->synchronize();
+  }
+
+  // Launches are timed one by one while profiling, so no step is a graph then.
+  void begin_graph() override {
+    if (graph_ != nullptr && !profiler_.active()) graph_->begin();
+  }
+  void end_graph() override {
+    if (graph_ != nullptr) graph_->end();
+  }
 
   bool begin_profile() override {
+    flush_graph();
     profiler_.begin(kernels_.size());
     return true;
   }
@@ -137,9 +149,14 @@ class GpuBackend : public Device {
       launch();
   }
 
+  void flush_graph() {
+    if (graph_ != nullptr) graph_->flush();
+  }
+
   std::unique_ptr<Dev> dev_;
   std::vector<KernelInfo> kernels_;  // of the loaded library
   LaunchLimits limits_;
+  LaunchGraph* graph_ = nullptr;
 
  private:
   LaunchProfiler profiler_;
