@@ -30,6 +30,8 @@ using namespace ir;
 namespace {
 
 constexpr int64_t kMaxStackScratch = 64 * 1024;
+// Tasks a parallel loop is split into per core (see emit_parallel).
+constexpr int64_t kTasksPerCore = 8;
 
 class CodeGenCPU : public CodeGenLLVM {
  public:
@@ -293,8 +295,11 @@ class CodeGenCPU : public CodeGenLLVM {
       builder_.restoreIP(saved_ip);
     }
 
-    // Launch: min(extent, num_cores) tasks through the runtime's launcher, or all of the
-    // range in one call when no launcher was installed.
+    // Launch: min(extent, kTasksPerCore * num_cores) tasks through the runtime's launcher, or
+    // all of the range in one call when no launcher was installed. The pool hands tasks out
+    // as threads come free, so a core slowed by something else (another process, the
+    // serial part before the loop) takes fewer of them: one task per core made every
+    // launch wait for the slowest half.
     auto* run_bb = llvm::BasicBlock::Create(ctx_, "par.run", function_);
     auto* serial_bb = llvm::BasicBlock::Create(ctx_, "par.serial", function_);
     auto* pool_bb = llvm::BasicBlock::Create(ctx_, "par.pool", function_);
@@ -302,7 +307,7 @@ class CodeGenCPU : public CodeGenLLVM {
     auto* done_bb = llvm::BasicBlock::Create(ctx_, "par.done", function_);
     builder_.CreateCondBr(builder_.CreateICmpSGT(extent, builder_.getInt64(0)), run_bb, done_bb);
     builder_.SetInsertPoint(run_bb);
-    llvm::Value* cores = builder_.getInt64(std::max(1, target_.num_cores));
+    llvm::Value* cores = builder_.getInt64(kTasksPerCore * std::max(1, target_.num_cores));
     llvm::Value* ntasks =
         builder_.CreateSelect(builder_.CreateICmpSLT(extent, cores), extent, cores);
     llvm::Value* launcher = builder_.CreateLoad(ptr, launch_global_);

@@ -4,8 +4,8 @@
 // added in f32 and the sum rounded once to the output dtype.
 //
 // CPU: parallel over tiles of W's rows (n). Decode with q4 weights dequantizes each group in
-// registers right where it is multiplied (a GEMV reads every weight once), four rows of W
-// per task sharing each vector of x, laid out once per call to match the nibbles' order. Every
+// registers right where it is multiplied (a GEMV reads every weight once), a row of W per
+// task, against x laid out once per call to match the nibbles' order. Every
 // other case is a register-tiled product: a task dequantizes (or converts) its TJ rows of W into an
 // f32 scratch once, then walks X in tiles of TR rows with TR x TJ vector accumulators, so each
 // weight byte is decoded once per task instead of once per row of X.
@@ -149,26 +149,27 @@ Expr lane_sum(const Buffer& buf, const Expr& base, int lanes) {
 Expr fma(Expr a, Expr b, Expr c) { return call(a.dtype(), Intrinsic::kFma, {a, b, c}); }
 
 // Decode with q4 weights, 16 lanes at a time (one AVX-512 register; two AVX2 ones). A group's
-// 16 bytes widen to 16 u32 lanes in one step (vpmovzxbd); byte e holds elements 2e (low
+// 16 bytes widen to 16 i32 lanes in one step (vpmovzxbd); byte e holds elements 2e (low
 // nibble) and 2e + 1 (high nibble) of the group, so a serial prologue lays x out per group
 // as [even elements][odd elements][-7 * (even + odd)] in f32 once per call: then one group
-// of one row is (q_lo * x_even + (-7 x)) + q_hi * x_odd, two conversions and two FMAs,
-// scaled into the row's accumulator by a third (its scale, converted to f32 per task, a
-// broadcast operand). A task takes TJ rows, which share the
-// group's x vectors in registers. Against a word per 8-lane vector (shift by lane, mask,
-// convert per word) this is under half the instructions per weight; decode on this
-// machine's two cores was bound by instructions, not memory.
+// is (q_lo * x_even + (-7 x)) + q_hi * x_odd, two conversions and two FMAs, scaled into an
+// accumulator by a third (the row's scales are converted to f32 first, so the scale is a
+// broadcast operand). Against a word per 8-lane vector (shift by lane, mask, convert, per
+// word) this is under half the instructions per weight. A task is one row, read as one
+// sequential stream, with two accumulators for alternate groups so that the FMA chain's
+// latency does not bound the loop; four rows per task sharing x in registers (four
+// interleaved streams) measured slower on this machine's Zen 5 cores.
 PrimFunc cpu_gemv_q4(const LinearSpec& s, const LinearBuffers& b) {
   const DataType f32 = DataType::f32(), i32 = DataType::i32();
-  const int groups = static_cast<int>(s.k / 32), N = static_cast<int>(s.n);
-  constexpr int L = 16, TJ = 4, XS = 3 * L;  // lanes; rows per task; x floats per group
+  const int groups = static_cast<int>(s.k / 32);
+  constexpr int L = 16, XS = 3 * L;       // lanes; x floats per group
+  const int U = groups % 2 == 0 ? 2 : 1;  // accumulators
   const DataType fv = f32.with_lanes(L), iv = i32.with_lanes(L);
-  Var jt("jt"), jj("jj"), g("g"), e("e"), z("z");
+  Var j("j"), g("g"), go("go"), u("u"), e("e"), z("z");
   Var q("q", iv), part("part", fv);
   Buffer xd = Buffer::make("xd", f32, {Expr(groups * XS)}, MemScope::kLocal);
-  Buffer sf = Buffer::make("sf", f32, {Expr(TJ * groups)}, MemScope::kLocal);
-  Buffer acc = Buffer::make("acc", f32, {Expr(TJ * L)}, MemScope::kLocal);
-  auto col = [&](Expr jj_) { return min(jt * TJ + jj_, Expr(N - 1)); };
+  Buffer sf = Buffer::make("sf", f32, {Expr(groups)}, MemScope::kLocal);
+  Buffer acc = Buffer::make("acc", f32, {Expr(U * L)}, MemScope::kLocal);
   auto x_at = [&](Expr i) { return cast(f32, b.x(Expr(0), g * 32 + i)); };
   auto vec = [&](const Buffer& buf, Expr base) { return buf(ramp(std::move(base), 1, L)); };
   auto splat = [&](Expr v) { return broadcast(std::move(v), L); };
@@ -181,39 +182,28 @@ PrimFunc cpu_gemv_q4(const LinearSpec& s, const LinearBuffers& b) {
                store(xd, {g * XS + 2 * L + e},
                      (x_at(e * 2) + x_at(e * 2 + 1)) * make_const(f32, -7.0))}),
           ForKind::kVectorized));
-  // The 16 bytes of row jj's group g as 16 i32 lanes.
-  Expr bytes = cast(iv, reinterpret(DataType::u8(L), b.w(col(jj), ramp(g * 4, 1, 4))));
-  Expr lo = cast(fv, q & splat(make_const(i32, int64_t{15}))),
-       hi = cast(fv, q >> splat(make_const(i32, int64_t{4})));
-  // The task's scales in f32 first, so that each group's scaling is one FMA with a
-  // broadcast operand.
-  Stmt scales =
-      for_loop(jj, 0, TJ,
-               for_loop(g, 0, groups, store(sf, {jj * groups + g}, cast(f32, b.s(col(jj), g))),
-                        ForKind::kVectorized),
-               ForKind::kUnrolled);
-  Stmt row_group = let_stmt(
+  Stmt scales = for_loop(g, 0, groups, store(sf, {g}, cast(f32, b.s(j, g))), ForKind::kVectorized);
+  Expr bytes = cast(iv, reinterpret(DataType::u8(L), b.w(j, ramp(g * 4, 1, 4))));
+  Expr lo = cast(fv, q & splat(make_const(i32, int64_t{15})));
+  Expr hi = cast(fv, q >> splat(make_const(i32, int64_t{4})));
+  Stmt group = let_stmt(
       q, bytes,
       let_stmt(part,
                fma(hi, vec(xd, g * XS + L), fma(lo, vec(xd, g * XS), vec(xd, g * XS + 2 * L))),
-               store(acc, {ramp(jj * L, 1, L)},
-                     fma(part, splat(sf(jj * groups + g)), vec(acc, jj * L)))));
-  Expr c = jt * TJ + jj;
-  Stmt out = for_loop(
-      jj, 0, TJ,
-      if_then_else(c < N, store(b.y, {Expr(0), c},
-                                detail::linear_output(b, s.out_dtype, lane_sum(acc, jj * L, L),
-                                                      {Expr(0), c}))),
-      ForKind::kUnrolled);
+               store(acc, {ramp(u * L, 1, L)}, fma(part, splat(sf(g)), vec(acc, u * L)))));
+  Stmt groups_loop = for_loop(
+      go, 0, groups / U, for_loop(u, 0, U, let_stmt(g, go * U + u, group), ForKind::kUnrolled));
+  Stmt out = store(b.y, {Expr(0), j},
+                   detail::linear_output(b, s.out_dtype, lane_sum(acc, 0, U * L), {Expr(0), j}));
   Stmt task = allocate(
       acc,
-      allocate(
-          sf,
-          seq({scales, for_loop(z, 0, TJ * L, store(acc, {z}, Expr(0.0)), ForKind::kVectorized),
-               for_loop(g, 0, groups, for_loop(jj, 0, TJ, row_group, ForKind::kUnrolled)), out})));
+      allocate(sf,
+               seq({scales, for_loop(z, 0, U * L, store(acc, {z}, Expr(0.0)), ForKind::kVectorized),
+                    groups_loop, out})));
   return make_prim_func(
       "linear", b.params(),
-      allocate(xd, seq({prologue, for_loop(jt, 0, (N + TJ - 1) / TJ, task, ForKind::kParallel)})));
+      allocate(xd,
+               seq({prologue, for_loop(j, 0, static_cast<int>(s.n), task, ForKind::kParallel)})));
 }
 
 // The register-tiled product (any rows; q0 decode too).
