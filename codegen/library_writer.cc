@@ -159,8 +159,10 @@ void write_library(const std::vector<ir::PrimFunc>& kernels, nlohmann::json mani
   for (const ir::PrimFunc& k : kernels) lowered.push_back(passes::lower_for_codegen(k, target));
   nlohmann::json entries = nlohmann::json::array();
   for (const ir::PrimFunc& k : lowered)
-    entries.push_back(
-        {{"name", k.name}, {"num_buffers", k.buffers.size()}, {"num_scalars", k.scalars.size()}});
+    entries.push_back({{"name", k.name},
+                       {"num_buffers", k.buffers.size()},
+                       {"num_scalars", k.scalars.size()},
+                       {"bytes", postfix_extent(ir::launch_bytes(k), k)}});
 
   std::vector<std::vector<uint8_t>> objects;
   if (target.kind == TargetKind::kCpu) {

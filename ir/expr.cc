@@ -177,6 +177,19 @@ PrimFunc make_prim_func(std::string name, std::vector<Buffer> buffers, Stmt body
   return f;
 }
 
+Expr buffer_bytes(const Buffer& b) {
+  Expr n = make_const(DataType::i64(), int64_t{b->dtype.bytes()});
+  for (const Expr& dim : b->shape) n = n * cast(DataType::i64(), dim);
+  return n;
+}
+
+Expr launch_bytes(const PrimFunc& f) {
+  if (f.bytes.defined()) return f.bytes;
+  Expr total = make_const(DataType::i64(), int64_t{0});
+  for (const Buffer& b : f.buffers) total = total + buffer_bytes(b);
+  return total;
+}
+
 // ---- Constants --------------------------------------------------------------------------
 
 Expr make_const(DataType t, double v) {

@@ -326,11 +326,21 @@ struct PrimFunc {
   std::vector<Buffer> buffers;
   std::vector<Var> scalars;
   Stmt body;
+  // Global-memory bytes one launch reads and writes, over the scalars, for profiles (GB/s
+  // per kernel). Undefined: every buffer parameter once (launch_bytes). Kernels that touch
+  // part of a buffer say what they touch: attention reads the paged KV cache of total_len
+  // tokens, not the whole pool.
+  Expr bytes;
 };
 // Builds a PrimFunc whose scalar params are the shape vars of `buffers` (in order of first
 // appearance) followed by `extra_scalars`.
 PrimFunc make_prim_func(std::string name, std::vector<Buffer> buffers, Stmt body,
                         std::vector<Var> extra_scalars = {});
+
+// The bytes of a buffer's elements, as an i64 expression over its shape.
+Expr buffer_bytes(const Buffer& b);
+// f.bytes, or the sum of buffer_bytes over its buffer parameters.
+Expr launch_bytes(const PrimFunc& f);
 
 // ---- Builders ---------------------------------------------------------------------------
 

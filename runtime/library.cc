@@ -169,6 +169,12 @@ KernelInfo parse_kernel(const Reader& k, const std::string& target_kind) {
           "library '" + k.origin() + "': manifest field '" + indexed(k.sub(key), a) + "'");
   }
   if (k.has("shared_bytes")) info.shared_bytes = k.integer("shared_bytes", 0);
+  if (k.has("bytes")) {
+    info.bytes =
+        LaunchExpr::parse(k.array("bytes"), info.num_scalars,
+                          "library '" + k.origin() + "': manifest field '" + k.sub("bytes") + "'");
+    info.has_bytes = true;
+  }
   info.scalar_bits.assign(info.num_scalars, 32);
   if (k.has("scalar_bits")) {
     const json& bits = k.array("scalar_bits");

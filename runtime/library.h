@@ -53,6 +53,10 @@ struct KernelInfo {
   // Workgroup (CUDA: static shared) memory the kernel declares, in bytes; 0 when the
   // manifest does not say ("shared_bytes"). Vulkan refuses kernels above the device's limit.
   int64_t shared_bytes = 0;
+  // Global-memory bytes one launch moves ("bytes", optional), for per-kernel GB/s in
+  // profiles; has_bytes is false where the manifest does not say.
+  LaunchExpr bytes;
+  bool has_bytes = false;
 };
 
 // The manifest's "vulkan" object (vulkan libraries only).

@@ -240,7 +240,7 @@ std::vector<void*> Model::run(const FunctionInfo& f, const Named& inputs,
     }
     sc.push_back(it->second);
   }
-  VMEnv env{device_.get(), param_ptrs_, kv_->layers(), storage_ptrs_};
+  VMEnv env{device_.get(), param_ptrs_, kv_->layers(), storage_ptrs_, kernel_bytes_};
   if (!repeated) return vm_->run(f, env, in, sc);
   device_->begin_graph();
   std::vector<void*> out;

@@ -39,6 +39,12 @@ class Model {
   const Library& library() const { return *lib_; }
   Device& device() { return *device_; }
   const KVCache& kv_cache() const { return *kv_; }
+  // While set (nullptr stops it), every launch adds the bytes its kernel moves to
+  // (*per_kernel)[kernel index], sized to the manifest's kernels here (VMEnv::kernel_bytes).
+  void count_kernel_bytes(std::vector<double>* per_kernel) {
+    if (per_kernel != nullptr) per_kernel->assign(manifest().kernels.size(), 0.0);
+    kernel_bytes_ = per_kernel;
+  }
 
   // Copies one parameter from host memory. Throws when the manifest lists no parameter of
   // that name, or when `bytes` differs from its size (the message gives the expected dtype,
@@ -91,6 +97,7 @@ class Model {
   std::unique_ptr<Library> lib_;
   std::unique_ptr<Device> device_;
   std::unique_ptr<VirtualMachine> vm_;
+  std::vector<double>* kernel_bytes_ = nullptr;
   std::vector<DeviceBuffer> params_;
   std::vector<void*> param_ptrs_;
   std::vector<bool> param_set_;

@@ -298,8 +298,13 @@ std::vector<void*> VirtualMachine::run(const FunctionInfo& f, const VMEnv& env,
         int64_t nb = w[1], ns = w[2 + nb];
         for (int64_t i = 0; i < nb; ++i) buffers[i] = regs[w[2 + i]].ptr;
         for (int64_t i = 0; i < ns; ++i) call_scalars[i] = regs[w[3 + nb + i]].value;
+        std::span<const int64_t> sc(call_scalars.data(), ns);
         env.device->launch(static_cast<size_t>(w[0]), std::span<void* const>(buffers.data(), nb),
-                           std::span<const int64_t>(call_scalars.data(), ns));
+                           sc);
+        if (env.kernel_bytes != nullptr) {
+          const KernelInfo& k = manifest_.kernels[static_cast<size_t>(w[0])];
+          if (k.has_bytes) (*env.kernel_bytes)[static_cast<size_t>(w[0])] += k.bytes.eval(sc);
+        }
         pc += 4 + nb + ns;
         break;
       }

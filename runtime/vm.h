@@ -22,6 +22,9 @@ struct VMEnv {
   std::span<void* const> params;     // one device pointer per manifest "params" entry
   std::span<void* const> kv_layers;  // one pool per layer
   std::span<void* const> storages;   // one per manifest "storages" entry
+  // When set (one entry per manifest kernel), each launch adds the bytes its kernel moves
+  // (KernelInfo::bytes), for profiles.
+  std::vector<double>* kernel_bytes = nullptr;
 };
 
 class VirtualMachine {

@@ -100,6 +100,8 @@ void print_profile(Chat& chat, const BenchOptions& o, int64_t vocab) {
   model.prefill(random_ids(o.prompt_length, vocab, o.seed));
   int32_t token = model.argmax();
   dev.begin_profile();
+  std::vector<double> kernel_bytes;
+  model.count_kernel_bytes(&kernel_bytes);
   auto start = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < steps; ++i) {
     model.decode(token);
@@ -108,13 +110,15 @@ void print_profile(Chat& chat, const BenchOptions& o, int64_t vocab) {
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::vector<KernelTiming> timings = dev.end_profile();
+  model.count_kernel_bytes(nullptr);
   std::sort(timings.begin(), timings.end(),
             [](const KernelTiming& a, const KernelTiming& b) { return a.seconds > b.seconds; });
-  double total = 0;
+  double total = 0, total_bytes = 0;
   int64_t launches = 0;
   size_t width = std::strlen("kernel");
   for (const KernelTiming& t : timings) {
     total += t.seconds;
+    total_bytes += kernel_bytes[t.kernel];
     launches += t.launches;
     width = std::max(width, m.kernels[t.kernel].name.size());
   }
@@ -131,15 +135,18 @@ void print_profile(Chat& chat, const BenchOptions& o, int64_t vocab) {
   };
   std::printf(
       "profile: one decode step on %s, mean of %lld steps after %lld prompt tokens "
-      "(GPU time per kernel)\n",
+      "(GPU time per kernel; MB the kernel reads and writes, and that over its time)\n",
       dev.name().c_str(), static_cast<long long>(steps), static_cast<long long>(o.prompt_length));
-  std::printf("%-*s %10s %12s %8s\n", w, "kernel", "launches", "us/step", "% time");
+  std::printf("%-*s %10s %12s %8s %10s %9s\n", w, "kernel", "launches", "us/step", "% time",
+              "MB/step", "GB/s");
+  auto row = [&](const std::string& name, const std::string& count, double seconds, double bytes) {
+    std::printf("%-*s %10s %12.1f %7.1f%% %10.2f %9.1f\n", w, name.c_str(), count.c_str(),
+                seconds / n * 1e6, total > 0 ? 100.0 * seconds / total : 0.0, bytes / n / 1e6,
+                seconds > 0 ? bytes / seconds / 1e9 : 0.0);
+  };
   for (const KernelTiming& t : timings)
-    std::printf("%-*s %10s %12.1f %7.1f%%\n", w, m.kernels[t.kernel].name.c_str(),
-                per_step(t.launches).c_str(), t.seconds / n * 1e6,
-                total > 0 ? 100.0 * t.seconds / total : 0.0);
-  std::printf("%-*s %10s %12.1f %7.1f%%\n", w, "total", per_step(launches).c_str(), total / n * 1e6,
-              100.0);
+    row(m.kernels[t.kernel].name, per_step(t.launches), t.seconds, kernel_bytes[t.kernel]);
+  row("total", per_step(launches), total, total_bytes);
   // Timing each launch slows the steps a little; the gap to the kernels' sum is what the
   // host, copies and launch overheads take.
   std::printf("wall time per step while profiling: %.1f us\n", wall / n * 1e6);

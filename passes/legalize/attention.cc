@@ -56,7 +56,9 @@ PrimFunc attention_reference(const Expr& rows, const Expr& total_len, int64_t he
                allocate(S, allocate(st, seq({store(st, {0}, make_const(kF32, -INFINITY)),
                                              store(st, {1}, 0.0), scores, exps, values})))));
   Stmt body = for_loop(i, 0, rows, for_loop(h, 0, int(heads), one));
-  return make_prim_func("attention", {Q, C, PT, O}, body, attention_extra_scalars(total_len));
+  PrimFunc f = make_prim_func("attention", {Q, C, PT, O}, body, attention_extra_scalars(total_len));
+  f.bytes = attention_bytes({Q, C, PT, O}, c, dtype, total_len);
+  return f;
 }
 
 // The lanes of buf[row, 0 .. n) summed by halves (lane k + lane k + n/2, ...), which maps
@@ -145,7 +147,9 @@ PrimFunc attention_cpu(const Expr& rows, const Expr& total_len, int64_t heads, c
       n, 0, rows * kv,
       let_stmt(i, n / kv, let_stmt(g, n % kv, let_stmt(len, total_len - rows + i + 1, task))),
       ForKind::kParallel);
-  return make_prim_func("attention", {Q, C, PT, O}, body, attention_extra_scalars(total_len));
+  PrimFunc f = make_prim_func("attention", {Q, C, PT, O}, body, attention_extra_scalars(total_len));
+  f.bytes = attention_bytes({Q, C, PT, O}, c, dtype, total_len);
+  return f;
 }
 
 }  // namespace
@@ -159,6 +163,17 @@ AttentionBuffers attention_buffers(const Expr& rows, int64_t heads, const PagedC
                         Expr(int(c.head_dim))}),
           Buffer::make("PageTable", DataType::i32(), {Expr(int(c.max_pages))}),
           Buffer::make("O", dtype, {rows, Expr(width)})};
+}
+
+Expr paged_cache_bytes(const PagedCache& c, DataType dtype, const Expr& tokens) {
+  return cast(DataType::i64(), tokens) *
+         make_const(DataType::i64(), int64_t{2 * c.kv_heads * c.head_dim * dtype.bytes()});
+}
+
+Expr attention_bytes(const AttentionBuffers& b, const PagedCache& c, DataType dtype,
+                     const Expr& total_len) {
+  return buffer_bytes(b.q) + buffer_bytes(b.out) + buffer_bytes(b.page_table) +
+         paged_cache_bytes(c, dtype, total_len);
 }
 
 std::vector<Var> attention_extra_scalars(const Expr& total_len) {

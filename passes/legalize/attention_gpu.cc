@@ -447,8 +447,10 @@ PrimFunc attention_gpu(const Expr& rows, const Expr& total_len, int64_t heads,
   Stmt body =
       thread_loop(k.bx, (rows + (kRowTile - 1)) / kRowTile, ThreadAxis::kBlockX,
                   thread_loop(k.h, k.heads, ThreadAxis::kBlockY, allocate_all(shared, threads)));
-  return make_prim_func("attention", {k.buf.q, k.buf.cache, k.buf.page_table, k.buf.out}, body,
-                        attention_extra_scalars(total_len));
+  PrimFunc f = make_prim_func("attention", {k.buf.q, k.buf.cache, k.buf.page_table, k.buf.out},
+                              body, attention_extra_scalars(total_len));
+  f.bytes = attention_bytes(k.buf, cache, dtype, total_len);
+  return f;
 }
 
 }  // namespace mlcc::kernels

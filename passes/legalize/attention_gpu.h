@@ -16,6 +16,11 @@ struct AttentionBuffers {
 AttentionBuffers attention_buffers(const ir::Expr& rows, int64_t heads, const PagedCache& c,
                                    ir::DataType dtype);
 
+// What one attention launch moves: Q, O, the page table, and the keys and values of
+// total_len positions.
+ir::Expr attention_bytes(const AttentionBuffers& b, const PagedCache& c, ir::DataType dtype,
+                         const ir::Expr& total_len);
+
 // total_len as an extra scalar parameter when it is a Var of its own.
 std::vector<ir::Var> attention_extra_scalars(const ir::Expr& total_len);
 

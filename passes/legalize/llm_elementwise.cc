@@ -110,7 +110,12 @@ PrimFunc embedding(Expr rows, int64_t vocab, int64_t hidden, const Quantization&
   // q4: eight lanes, one packed word, so that j / 8 is the same word for every lane.
   int gpu_l = q4 ? 8 : row::gpu_lanes({hidden}, dt.bytes());
   int cpu_l = q4 ? 8 : cpu_lanes_for(target, {hidden});
-  return finish(y, args, q4 ? "embedding_q4" : "embedding", hidden, gpu_l, cpu_l, target);
+  PrimFunc f = finish(y, args, q4 ? "embedding_q4" : "embedding", hidden, gpu_l, cpu_l, target);
+  // A launch reads one table row per id, not the table.
+  const int64_t row_bytes = q4 ? hidden / 2 + hidden / 32 * dt.bytes() : hidden * dt.bytes();
+  f.bytes = buffer_bytes(f.buffers.front()) + buffer_bytes(f.buffers.back()) +
+            cast(DataType::i64(), rows) * make_const(DataType::i64(), row_bytes);
+  return f;
 }
 
 PrimFunc elementwise(Elementwise op, Expr rows, int64_t cols, DataType dtype,

@@ -94,6 +94,8 @@ struct PagedCache {
   ir::Expr num_pages;
   int64_t max_pages = 0, kv_heads = 0, head_dim = 0, page_size = 16;
 };
+// Bytes of the keys and values of `tokens` positions of the cache (for PrimFunc::bytes).
+ir::Expr paged_cache_bytes(const PagedCache& c, ir::DataType dtype, const ir::Expr& tokens);
 // X[rows, in_cols] -> Y[rows, heads * D]: columns [offset, offset + heads * D)
 // rotated.
 ir::PrimFunc rope(ir::Expr rows, ir::Expr total_len, int64_t in_cols, int64_t offset, int64_t heads,

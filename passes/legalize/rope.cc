@@ -225,7 +225,9 @@ PrimFunc kv_append(Expr rows, Expr total_len, int64_t in_cols, int64_t k_offset,
     return let_stmt(pos, total_len - rows + r,
                     let_stmt(page, PT(pos / ps), let_stmt(slot, pos % ps, write)));
   });
-  return make_prim_func("kv_append", {QKV, C, PT}, body, extra_scalars(total_len));
+  PrimFunc f = make_prim_func("kv_append", {QKV, C, PT}, body, extra_scalars(total_len));
+  f.bytes = buffer_bytes(QKV) + buffer_bytes(PT) + paged_cache_bytes(cache, dtype, rows);
+  return f;
 }
 
 }  // namespace mlcc::kernels

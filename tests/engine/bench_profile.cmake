@@ -21,15 +21,16 @@ run(${MLCC} compile ${WORK}/small.json --quantization q4f16_1 --target vulkan -o
 run(${MLCC} bench --model-lib ${lib} --random-weights --device vulkan --generate-length 4
     --prompt-length 3 --profile)
 message(STATUS "${out}")
-# A row: kernel name, launches per step, microseconds per step, percent of the step.
-set(row "[0-9]+ +[0-9]+\\.[0-9] +[0-9]+\\.[0-9]%\n")
-if(NOT out MATCHES "\nprofile: one decode step on vulkan:0 [^\n]*\nkernel +launches +us/step")
+# A row: kernel name, launches per step, microseconds per step, percent of the step, MB the
+# kernel moves per step and GB/s.
+set(row "[0-9]+ +[0-9]+\\.[0-9] +[0-9]+\\.[0-9]% +[0-9]+\\.[0-9][0-9] +[0-9]+\\.[0-9]\n")
+if(NOT out MATCHES "\nprofile: one decode step on vulkan:0 [^\n]*\nkernel +launches +us/step +% time +MB/step +GB/s")
   message(FATAL_ERROR "no profile table header")
 endif()
 if(NOT out MATCHES "\n[A-Za-z0-9_]*(linear|matmul|gemv)[A-Za-z0-9_]* +${row}")
   message(FATAL_ERROR "the profile table names no linear kernel")
 endif()
-if(NOT out MATCHES "\ntotal +[0-9]+ +[0-9]+\\.[0-9] +100\\.0%\n")
+if(NOT out MATCHES "\ntotal +[0-9]+ +[0-9]+\\.[0-9] +100\\.0% +[0-9]+\\.[0-9][0-9] +[0-9]+\\.[0-9]\n")
   message(FATAL_ERROR "the profile table has no total line")
 endif()
 message(STATUS "the profile table names a linear kernel and has a total line")
