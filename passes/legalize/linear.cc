@@ -151,59 +151,67 @@ Expr fma(Expr a, Expr b, Expr c) { return call(a.dtype(), Intrinsic::kFma, {a, b
 // Decode with q4 weights, 16 lanes at a time (one AVX-512 register; two AVX2 ones). A group's
 // 16 bytes widen to 16 i32 lanes in one step (vpmovzxbd); byte e holds elements 2e (low
 // nibble) and 2e + 1 (high nibble) of the group, so a serial prologue lays x out per group
-// as [even elements][odd elements][-7 * (even + odd)] in f32 once per call: then one group
-// is (q_lo * x_even + (-7 x)) + q_hi * x_odd, two conversions and two FMAs, scaled into an
-// accumulator by a third (the row's scales are converted to f32 first, so the scale is a
-// broadcast operand). Against a word per 8-lane vector (shift by lane, mask, convert, per
-// word) this is under half the instructions per weight. A task is one row, read as one
+// as [even elements][odd elements] in f32 once per call, with -7 times the group's sum
+// beside: then one group is q_lo * x_even + q_hi * x_odd (two conversions, a multiply and an
+// FMA), scaled into an accumulator by a second FMA (the row's scales are converted to f32
+// first, so the scale is a broadcast operand); the row's -7 terms are one dot product of its
+// scales with the group sums. Against a word per 8-lane vector (shift by lane, mask,
+// convert, per word) this is under half the instructions per weight. A task is one row, one
 // sequential stream, with two accumulators for alternate groups so that the FMA chain's
-// latency does not bound the loop; four rows per task sharing x in registers (four
-// interleaved streams) measured slower on this machine's Zen 5 cores.
+// latency does not bound the loop; x stays in L1 (128 bytes per group: 22 KB at k = 5632).
+// Two or four rows per task sharing x in registers (interleaved streams) measured slower
+// on this machine's Zen 5 cores, as did x with the -7 terms as a third vector per group.
 PrimFunc cpu_gemv_q4(const LinearSpec& s, const LinearBuffers& b) {
   const DataType f32 = DataType::f32(), i32 = DataType::i32();
   const int groups = static_cast<int>(s.k / 32);
-  constexpr int L = 16, XS = 3 * L;       // lanes; x floats per group
+  constexpr int L = 16, XS = 2 * L;       // lanes; x floats per group
   const int U = groups % 2 == 0 ? 2 : 1;  // accumulators
+  const int GV = groups / L * L;          // groups of the vectorized dot product
   const DataType fv = f32.with_lanes(L), iv = i32.with_lanes(L);
-  Var j("j"), g("g"), go("go"), u("u"), e("e"), z("z");
+  Var j("j"), g("g"), go("go"), u("u"), e("e"), i("i");
   Var q("q", iv), part("part", fv);
   Buffer xd = Buffer::make("xd", f32, {Expr(groups * XS)}, MemScope::kLocal);
+  Buffer m7 = Buffer::make("m7", f32, {Expr(groups)}, MemScope::kLocal);
   Buffer sf = Buffer::make("sf", f32, {Expr(groups)}, MemScope::kLocal);
   Buffer acc = Buffer::make("acc", f32, {Expr(U * L)}, MemScope::kLocal);
-  auto x_at = [&](Expr i) { return cast(f32, b.x(Expr(0), g * 32 + i)); };
+  Buffer dot = Buffer::make("dot", f32, {Expr(L)}, MemScope::kLocal);
+  auto x_at = [&](Expr k) { return cast(f32, b.x(Expr(0), g * 32 + k)); };
   auto vec = [&](const Buffer& buf, Expr base) { return buf(ramp(std::move(base), 1, L)); };
   auto splat = [&](Expr v) { return broadcast(std::move(v), L); };
+  auto zero = [&](const Buffer& buf, int n) {
+    return for_loop(i, 0, n, store(buf, {i}, Expr(0.0)), ForKind::kVectorized);
+  };
 
-  Stmt prologue = for_loop(
-      g, 0, groups,
-      for_loop(
-          e, 0, L,
-          seq({store(xd, {g * XS + e}, x_at(e * 2)), store(xd, {g * XS + L + e}, x_at(e * 2 + 1)),
-               store(xd, {g * XS + 2 * L + e},
-                     (x_at(e * 2) + x_at(e * 2 + 1)) * make_const(f32, -7.0))}),
-          ForKind::kVectorized));
+  Stmt layout =
+      for_loop(g, 0, groups,
+               seq({for_loop(e, 0, L,
+                             seq({store(xd, {g * XS + e}, x_at(e * 2)),
+                                  store(xd, {g * XS + L + e}, x_at(e * 2 + 1))}),
+                             ForKind::kVectorized),
+                    store(m7, {g}, Expr(0.0)), for_loop(i, 0, 32, store(m7, {g}, m7(g) + x_at(i))),
+                    store(m7, {g}, m7(g) * make_const(f32, -7.0))}));
   Stmt scales = for_loop(g, 0, groups, store(sf, {g}, cast(f32, b.s(j, g))), ForKind::kVectorized);
   Expr bytes = cast(iv, reinterpret(DataType::u8(L), b.w(j, ramp(g * 4, 1, 4))));
   Expr lo = cast(fv, q & splat(make_const(i32, int64_t{15})));
   Expr hi = cast(fv, q >> splat(make_const(i32, int64_t{4})));
-  Stmt group = let_stmt(
-      q, bytes,
-      let_stmt(part,
-               fma(hi, vec(xd, g * XS + L), fma(lo, vec(xd, g * XS), vec(xd, g * XS + 2 * L))),
-               store(acc, {ramp(u * L, 1, L)}, fma(part, splat(sf(g)), vec(acc, u * L)))));
+  Stmt group =
+      let_stmt(q, bytes,
+               let_stmt(part, fma(hi, vec(xd, g * XS + L), lo * vec(xd, g * XS)),
+                        store(acc, {ramp(u * L, 1, L)}, fma(part, splat(sf(g)), vec(acc, u * L)))));
   Stmt groups_loop = for_loop(
       go, 0, groups / U, for_loop(u, 0, U, let_stmt(g, go * U + u, group), ForKind::kUnrolled));
-  Stmt out = store(b.y, {Expr(0), j},
-                   detail::linear_output(b, s.out_dtype, lane_sum(acc, 0, U * L), {Expr(0), j}));
-  Stmt task = allocate(
-      acc,
-      allocate(sf,
-               seq({scales, for_loop(z, 0, U * L, store(acc, {z}, Expr(0.0)), ForKind::kVectorized),
-                    groups_loop, out})));
+  Stmt row_dot = seq(
+      {for_loop(go, 0, GV / L,
+                store(dot, {ramp(0, 1, L)}, fma(vec(sf, go * L), vec(m7, go * L), vec(dot, 0)))),
+       for_loop(g, GV, groups - GV, store(dot, {0}, dot(0) + sf(g) * m7(g)))});
+  Expr total = lane_sum(acc, 0, U * L) + lane_sum(dot, 0, L);
+  Stmt out = store(b.y, {Expr(0), j}, detail::linear_output(b, s.out_dtype, total, {Expr(0), j}));
+  Stmt task = allocate(acc, allocate(sf, allocate(dot, seq({scales, zero(acc, U * L), zero(dot, L),
+                                                            groups_loop, row_dot, out}))));
   return make_prim_func(
       "linear", b.params(),
-      allocate(xd,
-               seq({prologue, for_loop(j, 0, static_cast<int>(s.n), task, ForKind::kParallel)})));
+      allocate(xd, allocate(m7, seq({layout, for_loop(j, 0, static_cast<int>(s.n), task,
+                                                      ForKind::kParallel)}))));
 }
 
 // The register-tiled product (any rows; q0 decode too).
