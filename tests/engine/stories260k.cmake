@@ -4,7 +4,9 @@
 # fluent story of the same kind: the same opening, whole words, the reference's length.
 # With -DKIND=vulkan (and -DFOLLOW=the follow-greedy tool) the library is compiled for
 # that target and run on it: it must pick the CPU library's token at every step and print
-# the CPU's text.
+# the CPU's text. In f16 formats a step where the CPU's top two logits are closer than f16
+# rounding noise (follow-greedy's --tie) may go either way; the path is then still checked
+# step by step, and the texts, which part there, are not compared.
 # cmake -DMLCC=... -DMLCC_CHAT=... -DSHARED=../shared -DWORK=dir -DQUANT=q0f32
 #       [-DKIND=vulkan -DFOLLOW=...] -P stories260k.cmake
 set(src ${SHARED}/models/stories260K)
@@ -35,18 +37,25 @@ function(chat lib device)
 endfunction()
 if(NOT KIND STREQUAL "cpu")
   # Every step's pick must be the CPU's, and the logits close: in f32 to 1e-4, with f16
-  # activations (rounded at other points of a differently ordered sum) to 1e-2.
+  # activations (rounded at other points of a differently ordered sum) to 1e-2, where a
+  # race closer than 1e-3 of the top logit is a near-tie either pick passes.
   set(cpu_lib ${WORK}/stories260K-${QUANT}-cpu-ref.so)
   run(${MLCC} compile ${src}/stories260K.bin --quantization ${QUANT} --target cpu -o ${cpu_lib})
   set(tolerance 1e-2)
+  set(tie 1e-3)
   if(QUANT STREQUAL "q0f32")
     set(tolerance 1e-4)
+    set(tie 0)
   endif()
   run(${FOLLOW} ${cpu_lib} ${lib} ${WORK}/stories260K-${QUANT} --device ${KIND} --steps 256
-      --tolerance ${tolerance})
+      --tolerance ${tolerance} --tie ${tie})
   message(STATUS "${out}")
-  chat(${cpu_lib} cpu)
-  set(cpu_out "${out}")
+  if(out MATCHES "near-ties: 0")
+    chat(${cpu_lib} cpu)
+    set(cpu_out "${out}")
+  else()
+    message(STATUS "a near-tie on the CPU's path: the texts part there and are not compared")
+  endif()
 endif()
 chat(${lib} ${KIND})
 if(DEFINED cpu_out AND NOT out STREQUAL cpu_out)
