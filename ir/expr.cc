@@ -66,6 +66,8 @@ const char* intrinsic_name(Intrinsic op) {
       return "warp_shuffle_down";
     case Intrinsic::kThreadAllReduce:
       return "thread_allreduce";
+    case Intrinsic::kMmaSync:
+      return "mma_m16n8k16";
   }
   return "?";
 }
@@ -345,6 +347,14 @@ Expr sqrt(Expr x) { return float_unary(Intrinsic::kSqrt, std::move(x)); }
 Expr rsqrt(Expr x) { return float_unary(Intrinsic::kRsqrt, std::move(x)); }
 Expr tanh(Expr x) { return float_unary(Intrinsic::kTanh, std::move(x)); }
 Expr fabs(Expr x) { return float_unary(Intrinsic::kFabs, std::move(x)); }
+
+Expr mma_m16n8k16(Expr a, Expr b, Expr c) {
+  if (a.dtype() != DataType::f16(8) || b.dtype() != DataType::f16(4) ||
+      c.dtype() != DataType::f32(4))
+    throw Error("mma_m16n8k16 takes (f16x8, f16x4, f32x4) fragments, not (" + to_string(a.dtype()) +
+                ", " + to_string(b.dtype()) + ", " + to_string(c.dtype()) + ")");
+  return call(DataType::f32(4), Intrinsic::kMmaSync, {std::move(a), std::move(b), std::move(c)});
+}
 
 Expr reinterpret(DataType t, Expr x) {
   if (t.bits * t.lanes != x.dtype().bits * x.dtype().lanes)

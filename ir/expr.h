@@ -212,6 +212,17 @@ enum class Intrinsic : uint8_t {
   // over all threads that differ only in the listed thread-bound loop vars; every such
   // thread receives the result. passes/lower_cross_thread_reduction replaces it.
   kThreadAllReduce,
+  // (a f16x8, b f16x4, c f32x4) -> f32x4: the warp-wide D = A B + C of PTX
+  // mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 (A 16x16, B 16x8, C and D 16x8), every
+  // lane of a full warp of 32 passing its fragments. Lane l = 4g + t (g = l / 4, t = l % 4)
+  // holds, for fragment element i:
+  //   a[i]: A[g + 8 ((i / 2) % 2)][2t + i % 2 + 8 (i / 4)]
+  //   b[i]: B[2t + i % 2 + 8 (i / 2)][g]
+  //   c[i], d[i]: C[g + 8 (i / 2)][2t + i % 2]
+  // so a lane's pairs (a0, a1), (b0, b1), ... are adjacent along k (one 32-bit register each).
+  // Products are exact; the interpreter rounds the sum once to f32, the tensor cores
+  // accumulate in an unspecified order (differences of f32 rounding). CUDA sm_80+ only.
+  kMmaSync,
 };
 const char* intrinsic_name(Intrinsic op);
 
@@ -390,6 +401,8 @@ Expr rsqrt(Expr x);
 Expr tanh(Expr x);
 Expr fabs(Expr x);
 Expr reinterpret(DataType t, Expr x);
+// Intrinsic::kMmaSync on one lane's fragments (checks their types).
+Expr mma_m16n8k16(Expr a, Expr b, Expr c);
 // Identity element of a reduction for type t (0, -inf/lowest, +inf/highest).
 Expr reduce_identity(ReduceKind k, DataType t);
 Expr reduce_combine(ReduceKind k, Expr a, Expr b);

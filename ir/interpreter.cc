@@ -388,6 +388,21 @@ Value Machine::eval_call(const CallNode* n, const Expr& self, Frame& fr) {
                      n->op == Intrinsic::kWarpShuffleXor ? Wait::kShuffleXor : Wait::kShuffleDown);
       return std::move(t->out);
     }
+    case Intrinsic::kMmaSync: {
+      need_thread();
+      if (n->args.size() != 3 || n->dtype != DataType::f32(4))
+        throw OpError{"mma_m16n8k16 takes (a f16x8, b f16x4, c f32x4) and returns f32x4"};
+      int at = 0;
+      for (int a = 0; a < 3; ++a) {
+        Value v = eval(n->args[a], fr);
+        if (v.lanes() != (a == 0 ? 8 : 4))
+          throw OpError{"mma_m16n8k16 fragment " + std::to_string(a) + " has " +
+                        std::to_string(v.lanes()) + " lanes"};
+        for (int k = 0; k < v.lanes(); ++k) t->frag[at++] = v[k].f;
+      }
+      t->block->wait(*t, Wait::kMma);
+      return std::move(t->out);
+    }
     case Intrinsic::kThreadAllReduce: {
       need_thread();
       int64_t kind = 0;

@@ -25,7 +25,8 @@
 // threadIdx loops inside that loop (the directly nested chain of x/y/z loops, and sibling
 // thread loops further in, as a code generator's blockDim); its threads run as
 // cooperative fibers scheduled round robin, so sync_threads() is a real barrier, and warp
-// shuffles and thread_allreduce exchange values among the participating threads (a warp is
+// shuffles, mma_m16n8k16 (a full warp of 32 multiplies its fragments together) and
+// thread_allreduce exchange values among the participating threads (a warp is
 // warp_size consecutive linear thread ids, linear id = x + y*dimx + z*dimx*dimy). Within
 // the block every threadIdx loop, the starting one included, runs its body once with the
 // var = min + the thread's index on its axis when that index < extent, and is skipped

@@ -1,6 +1,6 @@
 // Thread blocks of the interpreter: each GPU thread runs the block body on its own fiber
 // (ucontext), and a round-robin scheduler on the caller's stack resumes them. A fiber that
-// reaches a barrier, a warp shuffle or a thread_allreduce records what it contributes and
+// reaches a barrier, a warp shuffle, an mma or a thread_allreduce records what it contributes and
 // yields; once every participant has arrived the scheduler computes the results and makes
 // them runnable again. Nothing runs concurrently, so results are deterministic.
 #include <cstdint>
@@ -88,6 +88,8 @@ const char* wait_text(Wait w) {
       return "warp_shuffle_down";
     case Wait::kAllReduce:
       return "thread_allreduce";
+    case Wait::kMma:
+      return "mma_m16n8k16";
     case Wait::kDone:
       return "finished";
   }
@@ -237,9 +239,13 @@ bool ThreadBlock::resolve() {
 
 bool ThreadBlock::resolve_warp(int first, int count) {
   Wait kind = threads_[first]->wait;
-  if (kind != Wait::kShuffleXor && kind != Wait::kShuffleDown) return false;
+  if (kind != Wait::kShuffleXor && kind != Wait::kShuffleDown && kind != Wait::kMma) return false;
   for (int i = 0; i < count; ++i)
     if (threads_[first + i]->wait != kind) return false;
+  if (kind == Wait::kMma) {
+    resolve_mma(first, count);
+    return true;
+  }
   int ws = machine_.options().warp_size;
   for (int lane = 0; lane < count; ++lane) {
     ThreadState& t = *threads_[first + lane];
@@ -258,6 +264,37 @@ bool ThreadBlock::resolve_warp(int first, int count) {
   }
   for (int i = 0; i < count; ++i) threads_[first + i]->wait = Wait::kNone;
   return true;
+}
+
+// D = A B + C over the fragments of the warp's 32 lanes (the layout of Intrinsic::kMmaSync,
+// ir/expr.h). Each lane's `frag` holds a[0..7], b[0..3], c[0..3].
+void ThreadBlock::resolve_mma(int first, int count) {
+  if (count != 32 || machine_.options().warp_size != 32)
+    throw Error("mma_m16n8k16 needs a full warp of 32 threads; this one has " +
+                std::to_string(count) + " (warp size " +
+                std::to_string(machine_.options().warp_size) + ", " +
+                thread_text(*threads_[first]) + ")");
+  double A[16][16], B[16][8], C[16][8];
+  for (int l = 0; l < 32; ++l) {
+    const double* v = threads_[first + l]->frag;
+    int g = l / 4, t = l % 4;
+    for (int i = 0; i < 8; ++i) A[g + 8 * ((i / 2) % 2)][2 * t + i % 2 + 8 * (i / 4)] = v[i];
+    for (int i = 0; i < 4; ++i) B[2 * t + i % 2 + 8 * (i / 2)][g] = v[8 + i];
+    for (int i = 0; i < 4; ++i) C[g + 8 * (i / 2)][2 * t + i % 2] = v[12 + i];
+  }
+  for (int l = 0; l < 32; ++l) {
+    ThreadState& th = *threads_[first + l];
+    int g = l / 4, t = l % 4;
+    Value d(DataType::f32(4));
+    for (int i = 0; i < 4; ++i) {
+      int r = g + 8 * (i / 2), c = 2 * t + i % 2;
+      double sum = C[r][c];
+      for (int kk = 0; kk < 16; ++kk) sum += A[r][kk] * B[kk][c];
+      d[i].f = round_float(DataType::f32(), sum);
+    }
+    th.out = std::move(d);
+  }
+  for (int i = 0; i < count; ++i) threads_[first + i]->wait = Wait::kNone;
 }
 
 bool ThreadBlock::resolve_reduce(ThreadState& t, std::vector<bool>& handled) {
@@ -285,8 +322,8 @@ bool ThreadBlock::resolve_reduce(ThreadState& t, std::vector<bool>& handled) {
 }
 
 std::string ThreadBlock::stuck_message() const {
-  int count[6] = {0, 0, 0, 0, 0, 0};
-  const ThreadState* example[6] = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  int count[kWaitKinds] = {};
+  const ThreadState* example[kWaitKinds] = {};
   for (auto& t : threads_) {
     int w = static_cast<int>(t->wait);
     if (!count[w]++) example[w] = t.get();
@@ -300,13 +337,13 @@ std::string ThreadBlock::stuck_message() const {
            " wait at it (" + thread_text(*example[static_cast<int>(Wait::kDone)]) + " finished, " +
            thread_text(*example[static_cast<int>(Wait::kBarrier)]) + " waits)";
   std::string msg = "the threads of a block wait at different synchronisation points:";
-  for (int w = 1; w < 6; ++w)
+  for (int w = 1; w < kWaitKinds; ++w)
     if (count[w])
       msg += " " + std::to_string(count[w]) + " " + wait_text(static_cast<Wait>(w)) + " (e.g. " +
              thread_text(*example[w]) + ");";
   msg.back() = ' ';
   return msg +
-         "(every thread of a warp must reach a shuffle together, and every thread of a "
+         "(every thread of a warp must reach a shuffle or mma together, and every thread of a "
          "reduction group its thread_allreduce)";
 }
 

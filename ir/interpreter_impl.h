@@ -115,7 +115,8 @@ struct Frame {
 };
 
 // What a thread waits at; kNone means runnable.
-enum class Wait : uint8_t { kNone, kBarrier, kShuffleXor, kShuffleDown, kAllReduce, kDone };
+enum class Wait : uint8_t { kNone, kBarrier, kShuffleXor, kShuffleDown, kAllReduce, kMma, kDone };
+constexpr int kWaitKinds = static_cast<int>(Wait::kDone) + 1;
 
 // One GPU thread run as a fiber, with what it contributes to its pending synchronisation.
 struct ThreadState {
@@ -129,6 +130,7 @@ struct ThreadState {
   bool cancel = false;
   std::exception_ptr error;
   Value in, out;               // the exchanged value
+  double frag[16] = {};        // mma: this lane's a[0..7], b[0..3], c[0..3]
   int64_t arg1 = 0, arg2 = 0;  // shuffle mask/delta and width
   int reduce_mask = 0;         // bit a: reduced over thread axis a
   ReduceKind reduce_kind = ReduceKind::kSum;
@@ -188,6 +190,7 @@ class ThreadBlock {
   void schedule();
   bool resolve();
   bool resolve_warp(int first, int count);
+  void resolve_mma(int first, int count);
   bool resolve_reduce(ThreadState& t, std::vector<bool>& handled);
   void resume(ThreadState& t);
   std::string stuck_message() const;

@@ -334,7 +334,6 @@ class CodeGenCPU : public CodeGenLLVM {
 
   llvm::GlobalVariable* launch_global_ = nullptr;
   llvm::Value* status_slot_ = nullptr;
-  std::string func_name_;
   int num_outlined_ = 0;
 };
 

@@ -52,7 +52,6 @@ class CodeGenGPU : public CodeGenLLVM {
   llvm::Value* shuffle_by_words(llvm::Value* value, ir::DataType t,
                                 const std::function<llvm::Value*(llvm::Value*)>& shfl32);
   const char* backend_;
-  std::string func_name_;
 
  private:
   llvm::Value* scalar_from_param(llvm::Value* raw, ir::DataType t);

@@ -83,6 +83,7 @@ class CodeGenLLVM {
   llvm::Module& module_;
   llvm::IRBuilder<> builder_;
   llvm::Function* function_ = nullptr;
+  std::string func_name_;  // the kernel being generated, for messages
   llvm::BasicBlock* entry_ = nullptr;
   std::unordered_map<const ir::VarNode*, llvm::Value*> vars_;
   std::unordered_set<const ir::VarNode*> non_negative_vars_;

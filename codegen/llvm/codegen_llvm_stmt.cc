@@ -149,6 +149,10 @@ void CodeGenLLVM::emit_allocate(const AllocateNode* op) {
 }
 
 llvm::Value* CodeGenLLVM::emit_target_call(const CallNode* op) {
+  if (op->op == Intrinsic::kMmaSync)
+    throw Error("code generation (" + target_.str() + "): kernel '" + func_name_ +
+                "' uses mma_m16n8k16, a tensor-core warp matrix multiply that only CUDA targets "
+                "(sm_80 or newer) have; schedule it without tensor cores for this target");
   throw Error(std::string("code generation (") + target_.str() + "): " + intrinsic_name(op->op) +
               " is not supported on this target");
 }

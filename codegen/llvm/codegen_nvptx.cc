@@ -1,7 +1,7 @@
 // NVPTX code generation: each PrimFunc becomes a PTX kernel (codegen_gpu.h builds it).
-// Thread-bound loops read the special registers, barriers and warp shuffles map to NVVM
-// intrinsics, and transcendental math uses the approximate hardware instructions (no
-// libdevice is assumed).
+// Thread-bound loops read the special registers, barriers, warp shuffles and the
+// tensor-core mma_m16n8k16 map to NVVM intrinsics, and transcendental math uses the
+// approximate hardware instructions (no libdevice is assumed).
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IntrinsicsNVPTX.h>
 #include <llvm/IR/Module.h>
@@ -44,6 +44,7 @@ class CodeGenNVPTX : public CodeGenGPU {
   llvm::Value* emit_target_call(const CallNode* op) override {
     if (op->op == Intrinsic::kSyncThreads)
       return call_intrinsic(llvm::Intrinsic::nvvm_barrier0, {}, {});
+    if (op->op == Intrinsic::kMmaSync) return emit_mma(op);
     if (op->op != Intrinsic::kWarpShuffleXor && op->op != Intrinsic::kWarpShuffleDown)
       return CodeGenLLVM::emit_target_call(op);
     MLCC_CHECK(op->args.size() == 3, "warp shuffle takes (value, lane, width)");
@@ -66,6 +67,31 @@ class CodeGenNVPTX : public CodeGenGPU {
       return call_intrinsic(id, {}, {builder_.getInt32(0xffffffffu), x, lane, c});
     };
     return shuffle_by_words(value, t, shfl32);
+  }
+
+  // mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32, which LLVM names by D's and C's types
+  // (llvm.nvvm.mma.m16n8k16.row.col.f32.f32; ".f32.f16" would be an f16 C): the fragments travel as
+  // the intrinsic's registers, a as four and b as two <2 x half> (the pairs of ir/expr.h's layout),
+  // c and d as four floats.
+  llvm::Value* emit_mma(const CallNode* op) {
+    MLCC_CHECK(op->args.size() == 3 && op->dtype == DataType::f32(4),
+               "mma_m16n8k16 takes (f16x8, f16x4, f32x4)");
+    llvm::Value* a = emit_expr(op->args[0]);
+    llvm::Value* b = emit_expr(op->args[1]);
+    llvm::Value* c = emit_expr(op->args[2]);
+    std::vector<llvm::Value*> args;
+    auto pairs = [&](llvm::Value* v, int count) {
+      for (int p = 0; p < count; ++p)
+        args.push_back(builder_.CreateShuffleVector(v, {2 * p, 2 * p + 1}));
+    };
+    pairs(a, 4);
+    pairs(b, 2);
+    for (int i = 0; i < 4; ++i) args.push_back(builder_.CreateExtractElement(c, i));
+    llvm::Value* d = call_intrinsic(llvm::Intrinsic::nvvm_mma_m16n8k16_row_col_f32_f32, {}, args);
+    llvm::Value* r = llvm::PoisonValue::get(llvm_type(op->dtype));
+    for (unsigned i = 0; i < 4; ++i)
+      r = builder_.CreateInsertElement(r, builder_.CreateExtractValue(d, {i}), i);
+    return r;
   }
 
   const char* math_note() const override { return "no libdevice"; }

@@ -45,6 +45,10 @@ Lanes CodeGenSpirv::emit_call(const CallNode* op) {
       for (uint32_t x : v) r.push_back(shuffle_lane(op, x, lane, width));
       return r;
     }
+    case Intrinsic::kMmaSync:
+      fail(
+          "uses mma_m16n8k16, a tensor-core warp matrix multiply that only CUDA targets (sm_80 "
+          "or newer) have; schedule it without tensor cores for this target");
     case Intrinsic::kThreadAllReduce:
       fail(
           "thread_allreduce must be lowered by lower_cross_thread_reduction before code "

@@ -59,8 +59,9 @@ LinearBuffers linear_buffers(const LinearSpec& spec) {
 }
 
 Expr linear_output(const LinearBuffers& b, DataType out, Expr acc, std::vector<Expr> index) {
-  if (b.r) acc = acc + cast(DataType::f32(), b.r(std::move(index)));
-  return cast(out, acc);
+  const int lanes = acc.dtype().lanes;
+  if (b.r) acc = acc + cast(DataType::f32(lanes), b.r(std::move(index)));
+  return cast(out.with_lanes(lanes), acc);
 }
 
 }  // namespace detail
@@ -310,7 +311,9 @@ PrimFunc linear(const LinearSpec& s, const Target* target) {
   if (!target->is_gpu())
     return decode && s.quant.quantized() && s.k % 32 == 0 ? cpu_gemv_q4(s, b)
                                                           : cpu_tiled(s, b, *target);
-  if (!decode) return detail::linear_tiled_gpu(s, b, *target);
+  if (!decode)
+    return detail::linear_mma_applies(s, *target) ? detail::linear_mma_gpu(s, b, *target)
+                                                  : detail::linear_tiled_gpu(s, b, *target);
   if (!s.quant.quantized()) return detail::linear_gemv_q0_gpu(s, b, *target);
   detail::Q4GemvGpu g;
   g.name = "linear";

@@ -1,6 +1,7 @@
-// GPU schedules of linear() other than the q4 GEMV (gemv_q4.cc): the GEMV over unquantized
-// weights (q0f16, q0f32 decode) and the tiled matrix product for prefill (any rows, every
-// quantization). Both are written with the direct IR builder.
+// GPU schedules of linear() other than the q4 GEMV (gemv_q4.cc) and the tensor-core product
+// (linear_mma.cc): the GEMV over unquantized weights (q0f16, q0f32 decode) and the tiled
+// matrix product for prefill (any rows, every quantization). Both are written with the direct IR
+// builder.
 //
 // q0 GEMV: one warp per row of W, 8 rows per block; each lane reads 16-byte chunks of its
 // row (lanes adjacent: a warp reads 512 contiguous bytes) in batches of four loaded before
@@ -14,7 +15,8 @@
 // decodes one word (8 values, one scale). Staging threads run along the tile's rows, so
 // their shared-memory stores hit 32 different banks. Tails: rows (symbolic) and n are
 // clamped on load and guarded on store; a k tail (q0 only) reads zeros.
-// Tensor cores come later; this is the correct, reasonably tiled baseline.
+// On CUDA sm_80+ with f16 activations prefill runs on tensor cores instead (linear_mma.cc);
+// this product serves the other targets and quantizations.
 #include <algorithm>
 #include <functional>
 

@@ -1,5 +1,6 @@
-// Shared between the linear-layer kernels (linear.cc, linear_gpu.cc, gemv_q4.cc) and
-// nothing else: the buffers of a LinearSpec and the GPU builders linear() dispatches to.
+// Shared between the linear-layer kernels (linear.cc, linear_gpu.cc, linear_mma.cc,
+// gemv_q4.cc) and nothing else: the buffers of a LinearSpec and the GPU builders linear()
+// dispatches to.
 #pragma once
 
 #include <string>
@@ -46,5 +47,10 @@ ir::PrimFunc gemv_q4_gpu(const Q4GemvGpu& g, int64_t n, int64_t k, const Target&
 ir::PrimFunc linear_gemv_q0_gpu(const LinearSpec& spec, const LinearBuffers& b,
                                 const Target& target);
 ir::PrimFunc linear_tiled_gpu(const LinearSpec& spec, const LinearBuffers& b, const Target& target);
+
+// linear_mma.cc: the tensor-core product for prefill, where linear_mma_applies (CUDA sm_80+,
+// f16 activations, symbolic rows, k a multiple of 8; MLCC_LINEAR_MMA=0 turns it off).
+bool linear_mma_applies(const LinearSpec& spec, const Target& target);
+ir::PrimFunc linear_mma_gpu(const LinearSpec& spec, const LinearBuffers& b, const Target& target);
 
 }  // namespace mlcc::kernels::detail

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# CUDA checks of the foundation kernels, in two halves because the GPU machine has no LLVM:
+# CUDA checks of every kernel case (the ctest's families), in two halves because the GPU
+# machine has no LLVM:
 #   tests/gpu/cuda.sh prepare   # here: build, compile the kernels to PTX, write the bundle
 #                               # and the runtime-only runner into gpu-bundle/
 #   tests/gpu/cuda.sh run       # on the GPU machine: run the bundle, print the table

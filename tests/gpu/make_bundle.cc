@@ -1,25 +1,32 @@
 // mlcc-make-bundle: on the build machine (with LLVM), compiles kernels for a GPU
 // and writes a bundle (tools/kernel_bundle.h) that mlcc-cuda-run or
 // mlcc-vulkan-run executes on the GPU machine.
-//   --checks           CUDA: the standard kernels' GPU schedules with random
-//                      inputs and the interpreter's outputs as expected values
+//   --checks           CUDA: every case family's GPU schedules (the ctest's cases)
+//                      with random inputs and the interpreter's outputs as expected
+//                      values
 //   --bench            CUDA: the q4f16_1 GEMV at Llama-2-7B decode shapes,
 //                      random weights generated on the device, rotated among
 //                      enough copies to defeat the L2 cache
+//   --bench-prefill    CUDA: the q4f16_1 prefill linear at Llama-2-7B shapes and
+//                      512 rows, on tensor cores (128x128 and 128x64 tiles) and on
+//                      CUDA cores; the GB/s column is GFLOP/s there
 //   --vulkan "TARGET"  a Vulkan bundle of every case family (the ctest's cases)
 //                      for this vulkan target string, e.g. "vulkan -subgroup=32"
 //   --data DATA_DIR    the input and expected files go there (bundle.json names
 //                      them relative to DIR), so that bundles of the same cases
 //                      for several targets share them
-//   mlcc-make-bundle DIR [--checks] [--bench] [--arch sm_90] [--data DATA_DIR]
+//   mlcc-make-bundle DIR [--checks] [--bench] [--bench-prefill] [--arch sm_90]
+//                    [--data DATA_DIR]
 //   mlcc-make-bundle DIR --vulkan "TARGET" [--data DATA_DIR]
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "codegen/llvm/codegen.h"
 #include "passes/legalize/kernels.h"
+#include "passes/legalize/llm_kernels.h"
 #include "passes/pipeline.h"
 #include "runtime/error.h"
 #include "tools/kernel_bundle.h"
@@ -94,8 +101,9 @@ std::vector<check::KernelCase> all_cases() {
 void add_checks(const DataDir& data, const Target& gpu, std::vector<ir::PrimFunc>* funcs,
                 std::vector<bundle::Kernel>* entries) {
   uint64_t seed = 1;
-  for (const check::KernelCase& c : check::standard_cases()) {
-    check::GpuCase g = check::gpu_case(c, gpu, seed++);
+  for (const check::KernelCase& c : all_cases()) {
+    check::GpuCase g = check::gpu_case(c, gpu, seed);
+    g.func.name = "case" + std::to_string(seed++);  // one PTX module: names must differ
     entries->push_back(write_case(data, g));
     funcs->push_back(g.func);
   }
@@ -177,24 +185,64 @@ void add_bench(const Target& gpu, std::vector<ir::PrimFunc>* funcs,
   }
 }
 
+// Prefill linear layers of Llama-2-7B (q4f16_1, 512 rows) under each MLCC_LINEAR_MMA
+// choice; bytes_moved holds the FLOPs, so the runner's GB/s column reads GFLOP/s.
+void add_bench_prefill(const Target& gpu, std::vector<ir::PrimFunc>* funcs,
+                       std::vector<bundle::Kernel>* entries) {
+  const int64_t rows = 512;
+  const int64_t shapes[][3] = {
+      {12288, 4096, 0}, {4096, 4096, 1}, {22016, 4096, 0}, {4096, 11008, 1}};
+  for (auto [n, k, residual] : shapes) {
+    for (const char* variant : {"128x128", "128x64", "0"}) {
+      kernels::LinearSpec s;
+      s.quant = kernels::Quantization::parse("q4f16_1");
+      s.rows = ir::Var("rows");
+      s.n = n, s.k = k, s.residual = residual != 0;
+      s.out_dtype = ir::DataType::f16();
+      ::setenv("MLCC_LINEAR_MMA", variant, 1);
+      ir::PrimFunc f = kernels::linear(s, &gpu);
+      ::unsetenv("MLCC_LINEAR_MMA");
+      std::string label = std::to_string(rows) + "x" + std::to_string(n) + "x" + std::to_string(k);
+      std::string v = variant[0] == '0' ? "cuda_cores" : variant;
+      f.name = "prefill_" + std::to_string(n) + "x" + std::to_string(k) + "_" + v;
+      bundle::Kernel e;
+      e.name = "prefill linear q4f16_1 " + v + " (GFLOP/s)";
+      e.shape = label;
+      e.bench = true;
+      e.scalars = {rows};
+      e.args = {{"f16", rows * k * 2, "@random", "", false},
+                {"u32", n * k / 2, "@random", "", true},
+                {"f16", n * (k / 32) * 2, "@random", "", true}};
+      if (residual) e.args.push_back({"f16", rows * n * 2, "@random", "", false});
+      e.args.push_back({"f16", rows * n * 2, "", "", false});
+      e.bytes_moved = 2 * rows * n * k;
+      funcs->push_back(passes::lower_for_codegen(f, gpu));
+      entries->push_back(e);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const char* usage =
-      "usage: mlcc-make-bundle DIR [--checks] [--bench] [--arch sm_90] [--data DATA_DIR]\n"
+      "usage: mlcc-make-bundle DIR [--checks] [--bench] [--bench-prefill] [--arch sm_90]\n"
+      "                        [--data DATA_DIR]\n"
       "       mlcc-make-bundle DIR --vulkan \"vulkan -subgroup=32\" [--data DATA_DIR]\n";
   if (argc < 2 || std::string(argv[1]) == "--help") {
     std::printf("%s", usage);
     return argc < 2 ? 2 : 0;
   }
   std::string dir = argv[1], arch = "sm_90", vulkan, data_dir;
-  bool checks = false, bench = false;
+  bool checks = false, bench = false, bench_prefill = false;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--checks")
       checks = true;
     else if (a == "--bench")
       bench = true;
+    else if (a == "--bench-prefill")
+      bench_prefill = true;
     else if (a == "--arch" && i + 1 < argc)
       arch = argv[++i];
     else if (a == "--vulkan" && i + 1 < argc)
@@ -206,7 +254,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (!vulkan.empty() && (checks || bench)) {
+  if (!vulkan.empty() && (checks || bench || bench_prefill)) {
     std::fprintf(stderr, "mlcc-make-bundle: --vulkan takes no --checks or --bench\n%s", usage);
     return 2;
   }
@@ -229,6 +277,7 @@ int main(int argc, char** argv) {
       std::vector<bundle::Kernel> entries;
       if (checks) add_checks(data, gpu, &funcs, &entries);
       if (bench) add_bench(gpu, &funcs, &entries);
+      if (bench_prefill) add_bench_prefill(gpu, &funcs, &entries);
       std::string ptx;
       std::vector<codegen::CudaKernel> compiled = codegen::compile_cuda(funcs, gpu, &ptx);
       b.target = gpu.str();

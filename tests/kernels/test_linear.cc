@@ -154,3 +154,80 @@ TEST_CASE("linear: GPU schedules compile to PTX that ptxas accepts", "[kernels][
   INFO(log);
   CHECK(rc == 0);
 }
+
+TEST_CASE("linear: f16 prefill on CUDA runs on tensor cores without spills", "[kernels][linear]") {
+  Target gpu = Target::parse("cuda -arch=sm_90");
+  Var rows("rows");
+  struct Shape {
+    const char* quant;
+    int64_t n, k;
+    bool residual, f32_out;
+  };
+  // Llama-2-7B's projections (qkv, o, gate_up, down, logits) and the cases' tails.
+  const Shape shapes[] = {
+      {"q4f16_1", 12288, 4096, false, false}, {"q4f16_1", 4096, 4096, true, false},
+      {"q4f16_1", 22016, 4096, false, false}, {"q4f16_1", 4096, 11008, true, false},
+      {"q4f16_1", 32000, 4096, false, true},  {"q4f16_1", 129, 168, true, false},
+      {"q0f16", 4096, 4096, true, false},     {"q0f16", 65, 104, false, true}};
+  std::vector<PrimFunc> funcs;
+  for (const Shape& s : shapes) {
+    PrimFunc f = passes::lower_for_codegen(
+        kernels::linear(spec(s.quant, rows, s.n, s.k, s.residual, s.f32_out), &gpu), gpu);
+    f.name = "m" + std::to_string(funcs.size());
+    funcs.push_back(f);
+  }
+  std::string ptx;
+  codegen::compile_cuda(funcs, gpu, &ptx);
+  size_t mmas = 0;
+  for (size_t at = 0; (at = ptx.find("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", at)) !=
+                      std::string::npos;
+       ++at)
+    ++mmas;
+  CHECK(mmas >= funcs.size());
+  // Elsewhere the tiled product stays: f32 activations, k not a multiple of 8, decode, and
+  // MLCC_LINEAR_MMA=0.
+  auto uses_mma = [&](const kernels::LinearSpec& s) {
+    std::string p;
+    codegen::compile_cuda({passes::lower_for_codegen(kernels::linear(s, &gpu), gpu)}, gpu, &p);
+    return p.find("mma.sync") != std::string::npos;
+  };
+  CHECK_FALSE(uses_mma(spec("q4f32_1", rows, 64, 128, false, false)));
+  CHECK_FALSE(uses_mma(spec("q4f16_1", rows, 64, 172, false, false)));
+  CHECK_FALSE(uses_mma(spec("q4f16_1", Expr(1), 64, 128, false, false)));
+  CHECK(uses_mma(spec("q0f16", rows, 64, 128, false, false)));
+  ::setenv("MLCC_LINEAR_MMA", "0", 1);
+  CHECK_FALSE(uses_mma(spec("q0f16", rows, 64, 128, false, false)));
+  ::setenv("MLCC_LINEAR_MMA", "bogus", 1);
+  CHECK_THROWS_WITH(uses_mma(spec("q0f16", rows, 64, 128, false, false)),
+                    Catch::Contains("MLCC_LINEAR_MMA='bogus'"));
+  ::unsetenv("MLCC_LINEAR_MMA");
+
+  std::string ptxas = ptxas_path();
+  if (!std::filesystem::exists(ptxas)) {
+    WARN("ptxas not found at " << ptxas << " (set MLCC_PTXAS); PTX not assembled");
+    return;
+  }
+  auto dir =
+      std::filesystem::temp_directory_path() / ("mlcc-mma-ptx-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "k.ptx") << ptx;
+  std::string cmd = ptxas + " -v -arch=sm_90 " + (dir / "k.ptx").string() + " -o " +
+                    (dir / "k.cubin").string() + " > " + (dir / "log").string() + " 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::ifstream in(dir / "log");
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove_all(dir);
+  INFO(log);
+  REQUIRE(rc == 0);
+  // Every kernel: no stack frame, no spills (ptxas -v prints one such line per kernel).
+  size_t lines = 0;
+  for (size_t at = 0; (at = log.find("bytes stack frame", at)) != std::string::npos; ++at) {
+    size_t begin = log.rfind('\n', at) + 1, end = log.find('\n', at);
+    std::string line = log.substr(begin, end - begin);
+    INFO(line);
+    CHECK(line.find(" 0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads") !=
+          std::string::npos);
+    ++lines;
+  }
+  CHECK(lines == funcs.size());
+}
