@@ -68,17 +68,22 @@ case "${1:-}" in
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2> /dev/null || true
     use_vulkan_loader "$OUT/deb"
     "$OUT/mlcc" devices
-    # Both quantizations must pick the CPU's token at every step and print the CPU's text.
+    # Both quantizations must pick the CPU's token at every step (in q4f16_1 a near-tie, as
+    # in tests/engine/stories260k.cmake, may go either way) and, without near-ties, print
+    # the CPU's text.
     after_story() {
-      local tol=1e-2
-      [[ $q == q0f32 ]] && tol=1e-4
-      "$OUT/follow-greedy" "$OUT/stories-$q-cpu.so" "$OUT/stories-$q-vulkan.so" \
-        "$OUT/stories-$q" --device vulkan --steps 256 --tolerance $tol || true
+      local tol=1e-2 tie=1e-3 follow
+      [[ $q == q0f32 ]] && tol=1e-4 tie=0
+      follow=$("$OUT/follow-greedy" "$OUT/stories-$q-cpu.so" "$OUT/stories-$q-vulkan.so" \
+        "$OUT/stories-$q" --device vulkan --steps 256 --tolerance $tol --tie $tie 2>&1) || true
+      echo "$follow"
       "$OUT/mlcc-chat" --model "$OUT/stories-$q" --model-lib "$OUT/stories-$q-cpu.so" \
         --device cpu --template raw --prompt "" --temperature 0 --max-new-tokens 256 \
         > "$OUT/stories-$q-cpu.txt"
       if cmp -s "$OUT/stories-$q.txt" "$OUT/stories-$q-cpu.txt"; then
         echo "vulkan prints the CPU library's text"
+      elif [[ $follow != *"near-ties: 0"* && $follow == *"pick the CPU's tokens"* ]]; then
+        echo "vulkan's text parts from the CPU library's at the near-tie above"
       else
         echo "vulkan's text DIFFERS from the CPU library's:"
         cat "$OUT/stories-$q-cpu.txt"
