@@ -43,6 +43,27 @@ std::string ptxas_path() {
   return env ? env : "/usr/local/cuda/bin/ptxas";
 }
 
+// Assembles `ptx` for sm_90 with ptxas (and `flags`), its output into *log and its exit
+// status into *rc; false (with a warning) where ptxas is not installed.
+bool assemble(const std::string& ptx, const std::string& flags, std::string* log, int* rc) {
+  std::string ptxas = ptxas_path();
+  if (!std::filesystem::exists(ptxas)) {
+    WARN("ptxas not found at " << ptxas << " (set MLCC_PTXAS); PTX not assembled");
+    return false;
+  }
+  auto dir =
+      std::filesystem::temp_directory_path() / ("mlcc-linear-ptx-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "k.ptx") << ptx;
+  std::string cmd = ptxas + " " + flags + " -arch=sm_90 " + (dir / "k.ptx").string() + " -o " +
+                    (dir / "k.cubin").string() + " > " + (dir / "log").string() + " 2>&1";
+  *rc = std::system(cmd.c_str());
+  std::ifstream in(dir / "log");
+  log->assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove_all(dir);
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("linear: quantization names and activation dtypes", "[kernels][linear]") {
@@ -136,21 +157,9 @@ TEST_CASE("linear: GPU schedules compile to PTX that ptxas accepts", "[kernels][
   CHECK(ptx.find("ld.global.v4.u32") != std::string::npos);
   CHECK(ptx.find(".f16x2") != std::string::npos);
 
-  std::string ptxas = ptxas_path();
-  if (!std::filesystem::exists(ptxas)) {
-    WARN("ptxas not found at " << ptxas << " (set MLCC_PTXAS); PTX not assembled");
-    return;
-  }
-  auto dir =
-      std::filesystem::temp_directory_path() / ("mlcc-linear-ptx-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  std::ofstream(dir / "k.ptx") << ptx;
-  std::string cmd = ptxas + " -arch=sm_90 " + (dir / "k.ptx").string() + " -o " +
-                    (dir / "k.cubin").string() + " > " + (dir / "log").string() + " 2>&1";
-  int rc = std::system(cmd.c_str());
-  std::ifstream in(dir / "log");
-  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::filesystem::remove_all(dir);
+  std::string log;
+  int rc = 0;
+  if (!assemble(ptx, "", &log, &rc)) return;
   INFO(log);
   CHECK(rc == 0);
 }
@@ -202,21 +211,9 @@ TEST_CASE("linear: f16 prefill on CUDA runs on tensor cores without spills", "[k
                     Catch::Contains("MLCC_LINEAR_MMA='bogus'"));
   ::unsetenv("MLCC_LINEAR_MMA");
 
-  std::string ptxas = ptxas_path();
-  if (!std::filesystem::exists(ptxas)) {
-    WARN("ptxas not found at " << ptxas << " (set MLCC_PTXAS); PTX not assembled");
-    return;
-  }
-  auto dir =
-      std::filesystem::temp_directory_path() / ("mlcc-mma-ptx-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  std::ofstream(dir / "k.ptx") << ptx;
-  std::string cmd = ptxas + " -v -arch=sm_90 " + (dir / "k.ptx").string() + " -o " +
-                    (dir / "k.cubin").string() + " > " + (dir / "log").string() + " 2>&1";
-  int rc = std::system(cmd.c_str());
-  std::ifstream in(dir / "log");
-  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::filesystem::remove_all(dir);
+  std::string log;
+  int rc = 0;
+  if (!assemble(ptx, "-v", &log, &rc)) return;
   INFO(log);
   REQUIRE(rc == 0);
   // Every kernel: no stack frame, no spills (ptxas -v prints one such line per kernel).
