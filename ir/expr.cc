@@ -68,6 +68,8 @@ const char* intrinsic_name(Intrinsic op) {
       return "thread_allreduce";
     case Intrinsic::kMmaSync:
       return "mma_m16n8k16";
+    case Intrinsic::kDotI16Pairs:
+      return "dot_i16_pairs";
   }
   return "?";
 }
@@ -354,6 +356,19 @@ Expr mma_m16n8k16(Expr a, Expr b, Expr c) {
     throw Error("mma_m16n8k16 takes (f16x8, f16x4, f32x4) fragments, not (" + to_string(a.dtype()) +
                 ", " + to_string(b.dtype()) + ", " + to_string(c.dtype()) + ")");
   return call(DataType::f32(4), Intrinsic::kMmaSync, {std::move(a), std::move(b), std::move(c)});
+}
+
+bool dot_i16_pairs_types(DataType a, DataType b, DataType acc) {
+  return a == b && a.is_int() && a.bits == 16 && acc == DataType::i32(acc.lanes) &&
+         a.lanes == 2 * acc.lanes;
+}
+
+Expr dot_i16_pairs(Expr a, Expr b, Expr acc) {
+  if (!dot_i16_pairs_types(a.dtype(), b.dtype(), acc.dtype()))
+    throw Error("dot_i16_pairs takes (i16x2N, i16x2N, i32xN), not (" + to_string(a.dtype()) + ", " +
+                to_string(b.dtype()) + ", " + to_string(acc.dtype()) + ")");
+  DataType t = acc.dtype();
+  return call(t, Intrinsic::kDotI16Pairs, {std::move(a), std::move(b), std::move(acc)});
 }
 
 Expr reinterpret(DataType t, Expr x) {

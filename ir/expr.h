@@ -223,6 +223,11 @@ enum class Intrinsic : uint8_t {
   // Products are exact; the interpreter rounds the sum once to f32, the tensor cores
   // accumulate in an unspecified order (differences of f32 rounding). CUDA sm_80+ only.
   kMmaSync,
+  // (a i16x2N, b i16x2N, acc i32xN) -> i32xN: lane l is acc[l] + a[2l] b[2l] + a[2l+1] b[2l+1]
+  // in wrapping i32 arithmetic. LLVM targets emit widening multiplies and an even/odd add,
+  // which instruction selection turns into x86's vpmaddwd (AVX2, AVX-512) or VNNI's
+  // vpdpwssd, or Arm's smull + addp; it is a CPU operation (SPIR-V does not take it).
+  kDotI16Pairs,
 };
 const char* intrinsic_name(Intrinsic op);
 
@@ -403,6 +408,9 @@ Expr fabs(Expr x);
 Expr reinterpret(DataType t, Expr x);
 // Intrinsic::kMmaSync on one lane's fragments (checks their types).
 Expr mma_m16n8k16(Expr a, Expr b, Expr c);
+// Intrinsic::kDotI16Pairs (checks the types with dot_i16_pairs_types).
+Expr dot_i16_pairs(Expr a, Expr b, Expr acc);
+bool dot_i16_pairs_types(DataType a, DataType b, DataType acc);  // (i16x2N, i16x2N, i32xN)
 // Identity element of a reduction for type t (0, -inf/lowest, +inf/highest).
 Expr reduce_identity(ReduceKind k, DataType t);
 Expr reduce_combine(ReduceKind k, Expr a, Expr b);

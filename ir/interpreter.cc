@@ -403,6 +403,17 @@ Value Machine::eval_call(const CallNode* n, const Expr& self, Frame& fr) {
       t->block->wait(*t, Wait::kMma);
       return std::move(t->out);
     }
+    case Intrinsic::kDotI16Pairs: {
+      if (n->args.size() != 3 ||
+          !dot_i16_pairs_types(n->args[0].dtype(), n->args[1].dtype(), n->args[2].dtype()))
+        throw OpError{"dot_i16_pairs takes (i16x2N, i16x2N, i32xN)"};
+      Value a = eval(n->args[0], fr), b = eval(n->args[1], fr), acc = eval(n->args[2], fr);
+      Value r(n->dtype);
+      for (int l = 0; l < r.lanes(); ++l)
+        r[l].i = wrap_int(n->dtype,
+                          acc[l].i + a[2 * l].i * b[2 * l].i + a[2 * l + 1].i * b[2 * l + 1].i);
+      return r;
+    }
     case Intrinsic::kThreadAllReduce: {
       need_thread();
       int64_t kind = 0;

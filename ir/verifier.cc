@@ -75,17 +75,20 @@ class Verifier : public IRVisitor {
                          n->op == Intrinsic::kThreadAllReduce || n->op == Intrinsic::kMmaSync;
     if (needs_threads && thread_depth_ == 0)
       error(std::string(intrinsic_name(n->op)) + "() outside any threadIdx loop");
-    if (n->op == Intrinsic::kMmaSync) {
-      bool ok = n->dtype == DataType::f32(4) && n->args.size() == 3 &&
-                n->args[0].dtype() == DataType::f16(8) && n->args[1].dtype() == DataType::f16(4) &&
-                n->args[2].dtype() == DataType::f32(4);
-      if (!ok) {
-        std::string got;
-        for (const Expr& a : n->args) got += (got.empty() ? "" : ", ") + to_string(a.dtype());
-        error("mma_m16n8k16 takes (f16x8, f16x4, f32x4) and returns f32x4; got (" + got + ") -> " +
-              to_string(n->dtype));
-      }
-    }
+    auto signature = [&]() {
+      std::string got;
+      for (const Expr& a : n->args) got += (got.empty() ? "" : ", ") + to_string(a.dtype());
+      return "(" + got + ") -> " + to_string(n->dtype);
+    };
+    if (n->op == Intrinsic::kMmaSync &&
+        !(n->dtype == DataType::f32(4) && n->args.size() == 3 &&
+          n->args[0].dtype() == DataType::f16(8) && n->args[1].dtype() == DataType::f16(4) &&
+          n->args[2].dtype() == DataType::f32(4)))
+      error("mma_m16n8k16 takes (f16x8, f16x4, f32x4) and returns f32x4; got " + signature());
+    if (n->op == Intrinsic::kDotI16Pairs &&
+        !(n->args.size() == 3 && n->dtype == n->args[2].dtype() &&
+          dot_i16_pairs_types(n->args[0].dtype(), n->args[1].dtype(), n->args[2].dtype())))
+      error("dot_i16_pairs takes (i16x2N, i16x2N, i32xN) and returns i32xN; got " + signature());
     IRVisitor::visit_(n);
   }
 

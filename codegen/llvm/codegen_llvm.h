@@ -72,7 +72,8 @@ class CodeGenLLVM {
   virtual llvm::Value* emit_rsqrt(llvm::Value* x);
   virtual llvm::Value* emit_pow(llvm::Value* x, llvm::Value* y);
   virtual llvm::Value* emit_erf(llvm::Value* x);  // default: a polynomial, |error| < 1.2e-7
-  llvm::Value* emit_tanh(llvm::Value* x);         // from emit_exp, accurate near zero
+  virtual llvm::Value* emit_dot_i16_pairs(const ir::CallNode* op);  // default: the pattern
+  llvm::Value* emit_tanh(llvm::Value* x);  // from emit_exp, accurate near zero
   // Statically sized storage for `op`: an alloca in the entry block (address space 0).
   void emit_stack_allocate(const ir::AllocateNode* op, int64_t elements);
   // Elements of a flattened allocation, or -1 when the size is symbolic.

@@ -49,6 +49,10 @@ Lanes CodeGenSpirv::emit_call(const CallNode* op) {
       fail(
           "uses mma_m16n8k16, a tensor-core warp matrix multiply that only CUDA targets (sm_80 "
           "or newer) have; schedule it without tensor cores for this target");
+    case Intrinsic::kDotI16Pairs:
+      fail(
+          "uses dot_i16_pairs, a CPU dot product of 16-bit integer pairs; schedule it without it "
+          "for this target");
     case Intrinsic::kThreadAllReduce:
       fail(
           "thread_allreduce must be lowered by lower_cross_thread_reduction before code "
