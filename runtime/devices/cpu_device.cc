@@ -2,6 +2,8 @@
 // functions, called through the kernel ABI (runtime/kernel_abi.h) on the calling thread
 // (their parallel loops go to the thread pool). open_device lives here too because this
 // backend is always built.
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +18,7 @@ namespace mlcc {
 namespace {
 
 constexpr size_t kAlignment = 64;
+constexpr size_t kHugePage = size_t{2} << 20;
 
 class CpuDevice final : public Device {
  public:
@@ -23,11 +26,15 @@ class CpuDevice final : public Device {
   std::string kind() const override { return "cpu"; }
 
   void* alloc(size_t bytes) override {
+    // Blocks of weights on transparent huge pages: decode streams every weight once per
+    // token, and the hardware prefetchers stop at each 4 KiB page's end.
+    const size_t align = bytes >= kHugePage ? kHugePage : kAlignment;
     // aligned_alloc wants a multiple of the alignment, and alloc(0) a real block.
-    size_t rounded = std::max(kAlignment, (bytes + kAlignment - 1) / kAlignment * kAlignment);
-    void* p = std::aligned_alloc(kAlignment, rounded);
+    size_t rounded = std::max(align, (bytes + align - 1) / align * align);
+    void* p = std::aligned_alloc(align, rounded);
     if (p == nullptr)
       throw Error("cpu device: out of host memory allocating " + std::to_string(bytes) + " bytes");
+    if (align == kHugePage) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice: failure is fine
     return p;
   }
   void free(void* ptr) override { std::free(ptr); }
