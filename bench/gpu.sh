@@ -66,7 +66,7 @@ case "${1:-}" in
           bench "$lib" cuda "$target, CUDA graphs" --profile
           MLCC_CUDA_GRAPHS=0 bench "$lib" cuda "$target, no graphs (MLCC_CUDA_GRAPHS=0)"
           ;;
-        vulkan*) bench "$lib" vulkan "$target" ;;
+        vulkan*) bench "$lib" vulkan "$target" --profile ;;
         *) echo "unknown target $target" ;;
       esac
     done < "$OUT/libraries.txt"

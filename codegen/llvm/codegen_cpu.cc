@@ -118,20 +118,44 @@ class CodeGenCPU : public CodeGenLLVM {
     emit_heap_allocate(op, elem);
   }
 
-  // x86's pmaddwd named as its intrinsic (the accumulation, an add, becomes VNNI's vpdpwssd
-  // in instruction selection): LLVM's combines rewrite the generic pattern past recognition
-  // when they know an operand's range (masked nibbles), into widened multiplies and
-  // permutes.
+  // x86's pmaddwd named as its intrinsic, over the widest registers that divide the lanes
+  // (the accumulation, an add, becomes VNNI's vpdpwssd in instruction selection): LLVM's
+  // combines rewrite the generic pattern past recognition when they know an operand's
+  // range (masked nibbles), into widened multiplies and permutes.
   llvm::Value* emit_dot_i16_pairs(const CallNode* op) override {
     const int n = op->dtype.lanes;
-    const int width = n == 4 ? 0 : n == 8 ? 1 : n == 16 ? 2 : -1;
-    if (width < 0 || !pmaddwd_[width]) return CodeGenLLVM::emit_dot_i16_pairs(op);
+    int w = 16, at = 2;  // i32 lanes of the instruction; index into pmaddwd_
+    auto fits = [&]() { return w <= n && n % w == 0 && ((n / w) & (n / w - 1)) == 0; };
+    while (at >= 0 && !(pmaddwd_[at] && fits())) w /= 2, --at;
+    if (at < 0) return CodeGenLLVM::emit_dot_i16_pairs(op);
     const llvm::Intrinsic::ID ids[] = {llvm::Intrinsic::x86_sse2_pmadd_wd,
                                        llvm::Intrinsic::x86_avx2_pmadd_wd,
                                        llvm::Intrinsic::x86_avx512_pmaddw_d_512};
-    llvm::Value* d =
-        call_intrinsic(ids[width], {}, {emit_expr(op->args[0]), emit_expr(op->args[1])});
-    return builder_.CreateAdd(d, emit_expr(op->args[2]));
+    llvm::Value* a = emit_expr(op->args[0]);
+    llvm::Value* b = emit_expr(op->args[1]);
+    auto lanes = [&](llvm::Value* v, int from, int count) -> llvm::Value* {
+      if (count ==
+          static_cast<int>(llvm::cast<llvm::FixedVectorType>(v->getType())->getNumElements()))
+        return v;
+      std::vector<int> mask(count);
+      for (int l = 0; l < count; ++l) mask[l] = from + l;
+      return builder_.CreateShuffleVector(v, mask);
+    };
+    std::vector<llvm::Value*> parts;
+    for (int c = 0; c < n; c += w)
+      parts.push_back(
+          call_intrinsic(ids[at], {}, {lanes(a, 2 * c, 2 * w), lanes(b, 2 * c, 2 * w)}));
+    while (parts.size() > 1) {  // concatenate pairwise (a power of two of them)
+      std::vector<llvm::Value*> next;
+      for (size_t i = 0; i < parts.size(); i += 2) {
+        int len = llvm::cast<llvm::FixedVectorType>(parts[i]->getType())->getNumElements();
+        std::vector<int> mask(2 * len);
+        for (int l = 0; l < 2 * len; ++l) mask[l] = l;
+        next.push_back(builder_.CreateShuffleVector(parts[i], parts[i + 1], mask));
+      }
+      parts = std::move(next);
+    }
+    return builder_.CreateAdd(parts[0], emit_expr(op->args[2]));
   }
 
   // f32 exp inline (Cephes expf: 2^n * p(r), about 1 ulp) so that vector code stays

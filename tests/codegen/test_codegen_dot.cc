@@ -1,7 +1,8 @@
 // dot_i16_pairs (Intrinsic::kDotI16Pairs): the builder's and the verifier's type checks, and
 // the interpreter and compiled CPU code agreeing with the definition lane by lane, wrapping
-// at the i32 extremes included, for a full AVX-512 register (16 lanes), half of one and a
-// scalar.
+// at the i32 extremes included, for a full AVX-512 register (16 lanes), half of one, 12
+// lanes (no power of two: LLVM's own pattern) and a scalar; on this host and on x86-64
+// levels without AVX-512 (pmaddwd in halves and quarters) where this host runs them.
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <random>
@@ -67,34 +68,39 @@ TEST_CASE("dot_i16_pairs: interpreter and CPU code match the definition", "[code
   std::uniform_int_distribution<int> i16(-32768, 32767);
   std::uniform_int_distribution<int32_t> i32(INT32_MIN, INT32_MAX);
   TempDir dir;
-  for (int n : {16, 8, 1}) {
-    INFO("lanes " << n);
-    const int vectors = 3, pairs = n * vectors;
-    std::vector<int16_t> a(2 * pairs), b(2 * pairs);
-    std::vector<int32_t> c(pairs), want(pairs), interp(pairs, 0);
-    for (auto& x : a) x = static_cast<int16_t>(i16(rng));
-    for (auto& x : b) x = static_cast<int16_t>(i16(rng));
-    for (auto& x : c) x = i32(rng);
-    // The extremes: two products of 2^30 wrap past INT32_MAX; c at both ends.
-    a[0] = a[1] = b[0] = b[1] = -32768;
-    c[0] = 0;
-    c[pairs - 1] = INT32_MIN;
-    for (int l = 0; l < pairs; ++l)
-      want[l] = expected(a[2 * l], a[2 * l + 1], b[2 * l], b[2 * l + 1], c[l]);
-    CHECK(want[0] == INT32_MIN);
-    PrimFunc f = dot_kernel(n, vectors);
-    REQUIRE(verify_errors(f).empty());
-    interpret(f, {host_buffer(a), host_buffer(b), host_buffer(c), host_buffer(interp)}, {});
-    CHECK(interp == want);
+  std::vector<Target> targets = {Target::host_cpu()};
+  if (Target::host_cpu().triple.rfind("x86_64", 0) == 0)
+    for (const char* cpu : {"x86-64", "x86-64-v3"})
+      targets.push_back(Target::parse(std::string("cpu -mcpu=") + cpu));
+  for (const Target& target : targets)
+    for (int n : {16, 8, 12, 1}) {
+      INFO(target.str() << ", lanes " << n);
+      const int vectors = 3, pairs = n * vectors;
+      std::vector<int16_t> a(2 * pairs), b(2 * pairs);
+      std::vector<int32_t> c(pairs), want(pairs), interp(pairs, 0);
+      for (auto& x : a) x = static_cast<int16_t>(i16(rng));
+      for (auto& x : b) x = static_cast<int16_t>(i16(rng));
+      for (auto& x : c) x = i32(rng);
+      // The extremes: two products of 2^30 wrap past INT32_MAX; c at both ends.
+      a[0] = a[1] = b[0] = b[1] = -32768;
+      c[0] = 0;
+      c[pairs - 1] = INT32_MIN;
+      for (int l = 0; l < pairs; ++l)
+        want[l] = expected(a[2 * l], a[2 * l + 1], b[2 * l], b[2 * l + 1], c[l]);
+      CHECK(want[0] == INT32_MIN);
+      PrimFunc f = dot_kernel(n, vectors);
+      REQUIRE(verify_errors(f).empty());
+      interpret(f, {host_buffer(a), host_buffer(b), host_buffer(c), host_buffer(interp)}, {});
+      CHECK(interp == want);
 
-    auto mod = test::build_and_load({f}, dir, f.name);
-    AlignedBuf<int16_t> da(a.size()), db(b.size());
-    AlignedBuf<int32_t> dc(c.size()), out(pairs);
-    std::copy(a.begin(), a.end(), da.data());
-    std::copy(b.begin(), b.end(), db.data());
-    std::copy(c.begin(), c.end(), dc.data());
-    REQUIRE(test::run(mod->function(f.name), {da.data(), db.data(), dc.data(), out.data()}, {}) ==
-            0);
-    CHECK(std::vector<int32_t>(out.data(), out.data() + pairs) == want);
-  }
+      auto mod = test::build_and_load({f}, dir, f.name + target.mcpu, target);
+      AlignedBuf<int16_t> da(a.size()), db(b.size());
+      AlignedBuf<int32_t> dc(c.size()), out(pairs);
+      std::copy(a.begin(), a.end(), da.data());
+      std::copy(b.begin(), b.end(), db.data());
+      std::copy(c.begin(), c.end(), dc.data());
+      REQUIRE(test::run(mod->function(f.name), {da.data(), db.data(), dc.data(), out.data()}, {}) ==
+              0);
+      CHECK(std::vector<int32_t>(out.data(), out.data() + pairs) == want);
+    }
 }
