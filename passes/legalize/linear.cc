@@ -163,6 +163,18 @@ Stmt per_group(const Buffer& sf, int groups, const std::function<Expr(Expr)>& va
               for_loop(g, GV, groups - GV, store(sf, {g}, value(g)))});
 }
 
+// dot[0..16) += sf[g] * m7[g] over the groups, in vectors of 16 and a scalar tail: a row's
+// -7 terms (its scales times -7 times each group's sum of x).
+Stmt minus7_dot(const Buffer& dot, const Buffer& sf, const Buffer& m7, int groups) {
+  Var go("go"), g("g");
+  const int GV = groups / 16 * 16;
+  auto vec = [](const Buffer& buf, Expr base) { return buf(ramp(std::move(base), 1, 16)); };
+  return seq(
+      {for_loop(go, 0, GV / 16,
+                store(dot, {ramp(0, 1, 16)}, fma(vec(sf, go * 16), vec(m7, go * 16), vec(dot, 0)))),
+       for_loop(g, GV, groups - GV, store(dot, {0}, dot(0) + sf(g) * m7(g)))});
+}
+
 // Decode with q4 weights, 16 lanes at a time (one AVX-512 register; two AVX2 ones). A group's
 // 16 bytes widen to 16 i32 lanes in one step (vpmovzxbd); byte e holds elements 2e (low
 // nibble) and 2e + 1 (high nibble) of the group, so a serial prologue lays x out per group
@@ -181,7 +193,6 @@ PrimFunc cpu_gemv_q4(const LinearSpec& s, const LinearBuffers& b) {
   const int groups = static_cast<int>(s.k / 32);
   constexpr int L = 16, XS = 2 * L;       // lanes; x floats per group
   const int U = groups % 2 == 0 ? 2 : 1;  // accumulators
-  const int GV = groups / L * L;          // groups of the vectorized dot product
   const DataType fv = f32.with_lanes(L), iv = i32.with_lanes(L);
   Var j("j"), g("g"), go("go"), u("u"), e("e"), i("i");
   Var q("q", iv), part("part", fv);
@@ -215,10 +226,7 @@ PrimFunc cpu_gemv_q4(const LinearSpec& s, const LinearBuffers& b) {
                         store(acc, {ramp(u * L, 1, L)}, fma(part, splat(sf(g)), vec(acc, u * L)))));
   Stmt groups_loop = for_loop(
       go, 0, groups / U, for_loop(u, 0, U, let_stmt(g, go * U + u, group), ForKind::kUnrolled));
-  Stmt row_dot = seq(
-      {for_loop(go, 0, GV / L,
-                store(dot, {ramp(0, 1, L)}, fma(vec(sf, go * L), vec(m7, go * L), vec(dot, 0)))),
-       for_loop(g, GV, groups - GV, store(dot, {0}, dot(0) + sf(g) * m7(g)))});
+  Stmt row_dot = minus7_dot(dot, sf, m7, groups);
   Expr total = lane_sum(acc, 0, U * L) + lane_sum(dot, 0, L);
   Stmt out = store(b.y, {Expr(0), j}, detail::linear_output(b, s.out_dtype, total, {Expr(0), j}));
   Stmt task = allocate(acc, allocate(sf, allocate(dot, seq({scales, zero(acc, U * L), zero(dot, L),
@@ -245,7 +253,6 @@ PrimFunc cpu_gemv_q4_i16(const LinearSpec& s, const LinearBuffers& b) {
   const int groups = static_cast<int>(s.k / 32), pairs = groups / 2, odd = groups % 2;
   constexpr int L = 16;                  // accumulator lanes: 8 pair sums of 2 groups
   const int U = pairs % 2 == 0 ? 2 : 1;  // accumulators
-  const int GV = groups / L * L;         // groups of the vectorized -7 dot product
   Var j("j"), g("g"), p("p"), po("po"), u("u"), e("e"), i("i"), inv("inv", f32);
   Buffer xq = Buffer::make("xq", i16, {Expr((pairs + odd) * 64)}, MemScope::kLocal);
   Buffer sx = Buffer::make("sx", f32, {Expr(groups)}, MemScope::kLocal);
@@ -305,11 +312,7 @@ PrimFunc cpu_gemv_q4_i16(const LinearSpec& s, const LinearBuffers& b) {
     row.push_back(store(
         acc, {ramp(0, 1, 8)},
         fma(nibble_dot(8, Expr(pairs * 64)), broadcast(sf(groups - 1), 8), acc(ramp(0, 1, 8)))));
-  row.push_back(
-      for_loop(g, 0, GV / L,
-               store(dot, {ramp(0, 1, L)},
-                     fma(sf(ramp(g * L, 1, L)), m7(ramp(g * L, 1, L)), dot(ramp(0, 1, L))))));
-  row.push_back(for_loop(g, GV, groups - GV, store(dot, {0}, dot(0) + sf(g) * m7(g))));
+  row.push_back(minus7_dot(dot, sf, m7, groups));
   Expr total = lane_sum(acc, 0, U * L) + lane_sum(dot, 0, L);
   row.push_back(
       store(b.y, {Expr(0), j}, detail::linear_output(b, s.out_dtype, total, {Expr(0), j})));
