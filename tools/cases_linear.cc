@@ -3,7 +3,7 @@
 // covers (8 for the GEMVs, 64 for the tiled product, 128 for the tensor-core one), k spanning
 // several load batches of the GEMVs, k too large to stage x in shared memory, k not a multiple of
 // the 32-wide k tile (q0) or of the q4 group (a padded last group), rows 1 (GEMV) and symbolic rows
-// of 1 to 7, 70 and 130, with and without the residual, and f32 logits from f16 activations.
+// of 1 to 9, 70 and 130, with and without the residual, and f32 logits from f16 activations.
 #include "passes/legalize/llm_kernels.h"
 #include "tools/kernel_check.h"
 
@@ -49,6 +49,9 @@ std::vector<KernelCase> linear_cases() {
       {"q4f32_1", 5, 33, 64, false, false},
       {"q4f16_1", 5, 20, 172, true, false},
       {"q4f32_1", 7, 9, 44, false, false},
+      // The CPU's i16 product: 33 groups (two blocks of 16 and one group), rows and n past
+      // its 4 x 4 tiles.
+      {"q4f16_1", 9, 70, 1056, true, false},
       {"q0f16", 7, 80, 100, false, false},
       {"q0f16", 5, 70, 72, true, true},
       {"q0f32", 7, 66, 72, true, false},

@@ -7,7 +7,8 @@
 // CPU: parallel over tiles of W's rows (n). Decode with q4 weights multiplies each group's
 // nibbles in registers right where they are loaded (a GEMV reads every weight once), a row
 // of W per task, against x laid out once per call to match the nibbles' order: quantized to
-// i16 for integer dot products with f16 activations, in f32 with f32 ones. Every other case
+// i16 for integer dot products with f16 activations, in f32 with f32 ones. Prefill with q4
+// weights and f16 activations is linear_cpu_gemm.cc's integer product. Every other case
 // is a register-tiled product: a task dequantizes (or converts) its TJ rows of W into an
 // f32 scratch once, then walks X in tiles of TR rows with TR x TJ vector accumulators, so each
 // weight byte is decoded once per task instead of once per row of X.
@@ -65,6 +66,13 @@ Expr linear_output(const LinearBuffers& b, DataType out, Expr acc, std::vector<E
   const int lanes = acc.dtype().lanes;
   if (b.r) acc = acc + cast(DataType::f32(lanes), b.r(std::move(index)));
   return cast(out.with_lanes(lanes), acc);
+}
+
+Expr i16_inverse_scale(Expr amax) { return select(amax > 0.0, 32767.0 / amax, Expr(0.0)); }
+
+Expr quantize_i16(Expr x, Expr inverse) {
+  return cast(DataType::i16(),
+              call(DataType::f32(), Intrinsic::kFloor, {std::move(x) * std::move(inverse) + 0.5}));
 }
 
 }  // namespace detail
@@ -266,9 +274,7 @@ PrimFunc cpu_gemv_q4_i16(const LinearSpec& s, const LinearBuffers& b) {
   auto xq_at = [&](Expr gg, int parity, Expr e_) {
     return gg / 2 * 64 + parity * 32 + gg % 2 * 16 + e_;
   };
-  auto quantized = [&](Expr k) {
-    return cast(i16, call(f32, Intrinsic::kFloor, {x_at(std::move(k)) * inv + 0.5}));
-  };
+  auto quantized = [&](Expr k) { return detail::quantize_i16(x_at(std::move(k)), inv); };
   auto zero = [&](const Buffer& buf, int n) {
     return for_loop(i, 0, n, store(buf, {i}, Expr(0.0)), ForKind::kVectorized);
   };
@@ -278,7 +284,7 @@ PrimFunc cpu_gemv_q4_i16(const LinearSpec& s, const LinearBuffers& b) {
       seq({store(amax, {0}, Expr(0.0)),
            for_loop(i, 0, 32, store(amax, {0}, max(amax(0), fabs(x_at(i))))),
            store(sx, {g}, amax(0) * (1.0 / 32767.0)),
-           let_stmt(inv, select(amax(0) > 0.0, 32767.0 / amax(0), Expr(0.0)),
+           let_stmt(inv, detail::i16_inverse_scale(amax(0)),
                     for_loop(e, 0, 16,
                              seq({store(xq, {xq_at(g, 0, e)}, quantized(e * 2)),
                                   store(xq, {xq_at(g, 1, e)}, quantized(e * 2 + 1))}),
@@ -420,8 +426,11 @@ PrimFunc linear(const LinearSpec& s, const Target* target) {
   LinearBuffers b = detail::linear_buffers(s);
   const bool decode = is_const_int(s.rows, 1);
   if (!target->is_gpu()) {
-    if (!decode || !s.quant.quantized() || s.k % 32 != 0) return cpu_tiled(s, b, *target);
-    return s.quant.act_dtype() == DataType::f16() ? cpu_gemv_q4_i16(s, b) : cpu_gemv_q4(s, b);
+    if (!s.quant.quantized() || s.k % 32 != 0) return cpu_tiled(s, b, *target);
+    const bool f16 = s.quant.act_dtype() == DataType::f16();
+    if (!decode)
+      return f16 ? detail::linear_gemm_q4_i16_cpu(s, b, *target) : cpu_tiled(s, b, *target);
+    return f16 ? cpu_gemv_q4_i16(s, b) : cpu_gemv_q4(s, b);
   }
   if (!decode)
     return detail::linear_mma_applies(s, *target) ? detail::linear_mma_gpu(s, b, *target)

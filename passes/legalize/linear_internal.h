@@ -1,6 +1,6 @@
-// Shared between the linear-layer kernels (linear.cc, linear_gpu.cc, linear_mma.cc,
-// gemv_q4.cc) and nothing else: the buffers of a LinearSpec and the GPU builders linear()
-// dispatches to.
+// Shared between the linear-layer kernels (linear.cc, linear_cpu_gemm.cc, linear_gpu.cc,
+// linear_mma.cc, gemv_q4.cc) and nothing else: the buffers of a LinearSpec and the GPU builders
+// linear() dispatches to.
 #pragma once
 
 #include <string>
@@ -30,6 +30,16 @@ LinearBuffers linear_buffers(const LinearSpec& spec);
 // to the output dtype.
 ir::Expr linear_output(const LinearBuffers& b, ir::DataType out, ir::Expr acc,
                        std::vector<ir::Expr> index);
+
+// The CPU's integer products quantize f16 x to i16 per group of 32 with the scale
+// amax / 32767: the inverse scale (0 for a group of zeros) and one element's value.
+ir::Expr i16_inverse_scale(ir::Expr amax);
+ir::Expr quantize_i16(ir::Expr x, ir::Expr inverse);
+
+// linear_cpu_gemm.cc: prefill with q4f16_1 weights on the CPU's integer dot products (k a
+// multiple of 32).
+ir::PrimFunc linear_gemm_q4_i16_cpu(const LinearSpec& spec, const LinearBuffers& b,
+                                    const Target& target);
 
 // The q4 GEMV of gemv_q4.cc over any of its buffer layouts: x is X[k] or X[1, k], y is
 // Y[n] or Y[1, n]; r optional; act is f16 (q4f16_1: packed f16x2 math) or f32 (q4f32_1).
