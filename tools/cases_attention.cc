@@ -112,16 +112,11 @@ std::vector<KernelCase> attention_cases() {
     int64_t num_pages, max_pages, page_size, kv_heads, heads, d;
     bool llama3;
     DataType dtype;
-    bool with_q = false;  // rope_kv_append: the query's heads rotated into Q as well
   };
   for (const KvCase& kc : {KvCase{"kv_append_f16_gqa_prefill", true, 6, 20, true, 11, 8, 4, 2, 4,
                                   32, false, DataType::f16()},
                            KvCase{"kv_append_f32_decode_llama3", false, 1, 33, false, 6, 4, 16, 2,
-                                  2, 64, true, DataType::f32()},
-                           KvCase{"rope_kv_append_f16_gqa_prefill", true, 6, 20, true, 11, 8, 4, 2,
-                                  4, 32, false, DataType::f16(), true},
-                           KvCase{"rope_kv_append_f32_decode_llama3", false, 1, 33, false, 6, 4, 16,
-                                  2, 6, 64, true, DataType::f32(), true}}) {
+                                  2, 64, true, DataType::f32()}}) {
     Dims dm = dims(kc.sym_rows, kc.rows, kc.sym_pages, kc.num_pages);
     PagedCache cache{dm.num_pages, kc.max_pages, kc.kv_heads, kc.d, kc.page_size};
     RopeSpec spec = rope_spec(kc.d, 10000.0, kc.llama3);
@@ -132,10 +127,9 @@ std::vector<KernelCase> attention_cases() {
     c.shape = std::to_string(kc.rows) + " rows at " + std::to_string(kc.total - kc.rows) +
               ", kv_heads " + std::to_string(kc.kv_heads) + " D " + std::to_string(kc.d) +
               " page " + std::to_string(kc.page_size) + " " + dtype_name(kc.dtype);
-    const kernels::QKVColumns cols{0, kc.with_q ? kc.heads : 0, k_off, v_off};
     c.build = [=](const Target* t) {
-      return kernels::rope_kv_append(dm.rows, dm.total_len, in_cols, cols, spec, cache, kc.dtype,
-                                     t);
+      return kernels::kv_append(dm.rows, dm.total_len, in_cols, k_off, v_off, spec, cache, kc.dtype,
+                                t);
     };
     if (kc.sym_rows) c.scalars.push_back(kc.rows);
     if (kc.sym_pages) c.scalars.push_back(kc.num_pages);

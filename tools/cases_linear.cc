@@ -3,8 +3,7 @@
 // covers (8 for the GEMVs, 64 for the tiled product, 128 for the tensor-core one), k spanning
 // several load batches of the GEMVs, k too large to stage x in shared memory, k not a multiple of
 // the 32-wide k tile (q0) or of the q4 group (a padded last group), rows 1 (GEMV) and symbolic rows
-// of 1 to 9, 70 and 130, with and without the residual, f32 logits from f16 activations, and
-// decode's x read through silu_mul.
+// of 1 to 9, 70 and 130, with and without the residual, and f32 logits from f16 activations.
 #include "passes/legalize/llm_kernels.h"
 #include "tools/kernel_check.h"
 
@@ -20,7 +19,6 @@ std::vector<KernelCase> linear_cases() {
     bool residual;
     bool f32_out;
     bool symbolic_one = false;  // rows 1 as the symbolic Var (prefill of one token)
-    bool silu_mul = false;      // x read as silu_mul of a [1, 2k] input (decode's down proj)
   };
   const Spec specs[] = {
       // Decode (GEMV). k = 4640: 145 groups, so q4 lanes cover 5 groups in two load batches
@@ -41,13 +39,6 @@ std::vector<KernelCase> linear_cases() {
       // k not a multiple of 32: the last q4 group is padded (stories260K's FFN width 172).
       {"q4f16_1", 1, 10, 172, true, false},
       {"q4f32_1", 1, 9, 172, false, false},
-      // Decode's down projection reading silu_mul's input: staged x (k 1056, 4640, and 172
-      // with its padded group), x from global memory (24608), and q0.
-      {"q4f16_1", 1, 20, 1056, true, false, false, true},
-      {"q4f16_1", 1, 10, 172, true, false, false, true},
-      {"q4f32_1", 1, 20, 4640, true, false, false, true},
-      {"q4f16_1", 1, 3, 24608, false, false, false, true},
-      {"q0f16", 1, 11, 300, true, false, false, true},
       // Prefill: the tiled product, or on CUDA the tensor-core one where activations are f16
       // and k is a multiple of 8.
       {"q4f16_1", 7, 80, 160, false, false},
@@ -83,7 +74,6 @@ std::vector<KernelCase> linear_cases() {
     s.n = sp.n;
     s.k = sp.k;
     s.residual = sp.residual;
-    s.silu_mul = sp.silu_mul;
     s.out_dtype = sp.f32_out ? DataType::f32() : s.quant.act_dtype();
     std::vector<int64_t> scalars;
     const bool decode = sp.rows == 1 && !sp.symbolic_one;
@@ -94,14 +84,12 @@ std::vector<KernelCase> linear_cases() {
       scalars = {sp.rows};
     }
     std::string name = std::string("linear_") + sp.quant + (decode ? "_decode" : "_prefill");
-    if (sp.silu_mul) name += "_silu";
     if (sp.residual) name += "_residual";
     if (sp.f32_out) name += "_f32out";
     std::string dims =
         std::to_string(sp.rows) + "x" + std::to_string(sp.n) + "x" + std::to_string(sp.k);
     name += "_" + dims;
-    std::string shape =
-        dims + (decode ? "" : " (rows symbolic)") + (sp.silu_mul ? " silu_mul x" : "");
+    std::string shape = dims + (decode ? "" : " (rows symbolic)");
     const double tolerance = s.quant.act_dtype() == DataType::f16() ? 1e-2 : 1e-5;
     cases.push_back({name, shape, [s](const Target* t) { return kernels::linear(s, t); }, nullptr,
                      scalars, tolerance});

@@ -9,9 +9,7 @@ namespace mlcc::graph {
 
 namespace {
 
-bool has_side_effect(const Node& n) {
-  return n.op == OpKind::kKVAppend || n.op == OpKind::kRopeKVAppend || n.has_attr("inplace");
-}
+bool has_side_effect(const Node& n) { return n.op == OpKind::kKVAppend || n.has_attr("inplace"); }
 
 Function remove_dead(const Function& f) {
   std::vector<bool> live(f.nodes.size(), false);

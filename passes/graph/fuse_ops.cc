@@ -1,19 +1,16 @@
-// Operator fusion by patterns. Each rule joins nodes into one operator that a single kernel
-// computes, so the intermediate never goes through memory:
-//   Dequantize -> Linear / Embedding   the weights are dequantized in registers
-//   Add -> RMSNorm                     AddRMSNorm (the sum and the normalized sum, one pass)
-//   Linear -> Add (other Adds)         the Linear's residual epilogue
-//   Slice, Slice, Silu, Mul            SiluMul over the fused gate/up projection
-//   SiluMul -> Linear (decode)         the Linear reads silu_mul's input (attr silu_mul)
-//   Rope, KVAppend of one qkv          RopeKVAppend (outputs: the cache, the rotated q)
-//   Linear -> Cast                     the Linear writes the cast type (f32 logits)
-// A fused node is emitted where its last member stood, so all its inputs exist by then; a
-// rule applies only when the absorbed intermediates have no other users. The SiluMul rule is
-// for one-row products only: a GEMV reads x once per block, a matrix product once per tile
-// and would recompute the silu many times over.
+// Operator fusion by patterns. Each rule joins nodes into one operator that a
+// single kernel computes, so the intermediate never goes through memory:
+//   Dequantize -> Linear / Embedding      the weights are dequantized in
+//   registers Add -> RMSNorm                        AddRMSNorm (sum and
+//   normalized, one pass) Linear -> Add (other Adds)            the Linear's
+//   residual epilogue Slice, Slice, Silu, Mul               SiluMul over the
+//   fused gate/up projection Linear -> Cast                        the Linear
+//   writes the cast type (f32 logits)
+// A fused node is emitted where its last member stood, so all its inputs exist
+// by then; a rule applies only when the absorbed intermediates have no other
+// users.
 #include <map>
 #include <set>
-#include <vector>
 
 #include "passes/graph/graph_passes.h"
 #include "passes/graph/rewrite.h"
@@ -26,8 +23,7 @@ struct Plan {
   std::set<int> absorbed;           // nodes emitted as part of a later fused node
   std::map<int, Node> replacement;  // node -> the fused node emitted in its
                                     // place (source wiring)
-  // A fused node with several outputs -> the source nodes they stand for, in output order.
-  std::map<int, std::vector<int>> members;
+  std::map<int, int> add_of_norm;   // AddRMSNorm at the RMSNorm node -> its Add node
 };
 
 class Fuser {
@@ -40,14 +36,8 @@ class Fuser {
       if (plan_.absorbed.count(n) || plan_.replacement.count(n)) continue;
       switch (f_.nodes[i].op) {
         case OpKind::kLinear:
-          fold_dequantize(n);
-          fold_silu_mul(n);
-          break;
         case OpKind::kEmbedding:
           fold_dequantize(n);
-          break;
-        case OpKind::kKVAppend:
-          fuse_rope(n);
           break;
         case OpKind::kAdd:
           fuse_add(n);
@@ -106,7 +96,7 @@ class Fuser {
                  norm.attrs};
       plan_.absorbed.insert(add);
       plan_.replacement[u.node] = std::move(fused);
-      plan_.members[u.node] = {add, u.node};
+      plan_.add_of_norm[u.node] = add;
       return;
     }
     // Linear -> Add: the Linear's residual epilogue.
@@ -142,57 +132,6 @@ class Fuser {
     plan_.replacement[mul] = Node{OpKind::kSiluMul, {gate.inputs[0]}, m.outputs, {}};
   }
 
-  // x of a one-row Linear from a planned SiluMul: the Linear reads the SiluMul's input.
-  void fold_silu_mul(int n) {
-    const Dim rows = f_.nodes[n].outputs[0].shape[0];
-    const int x = f_.nodes[n].inputs[0].node;
-    auto sm = plan_.replacement.find(x);
-    if (rows.is_symbolic() || rows.value != 1 || sm == plan_.replacement.end() ||
-        sm->second.op != OpKind::kSiluMul || !single_use(x))
-      return;
-    Node fused = current(n);
-    fused.inputs[0] = sm->second.inputs[0];
-    fused.attrs["silu_mul"] = int64_t{1};
-    plan_.absorbed.insert(x);
-    plan_.replacement.erase(sm);
-    plan_.replacement[n] = std::move(fused);
-  }
-
-  // A Rope of the qkv this KVAppend reads, with the same rotation, whose users all come
-  // after the append.
-  void fuse_rope(int kv) {
-    const Node& app = f_.nodes[kv];
-    static const char* const kRopeAttrs[] = {"head_dim",
-                                             "theta",
-                                             "rope_scaling",
-                                             "factor",
-                                             "low_freq_factor",
-                                             "high_freq_factor",
-                                             "original_max_position"};
-    for (const Use& u : users_[app.inputs[0].node][app.inputs[0].output]) {
-      if (u.node < 0 || u.node == kv || f_.nodes[u.node].op != OpKind::kRope || u.slot != 0 ||
-          plan_.absorbed.count(u.node) || plan_.replacement.count(u.node))
-        continue;
-      const Node& rope = f_.nodes[u.node];
-      bool same = true;
-      for (const char* a : kRopeAttrs) {
-        auto x = app.attrs.find(a), y = rope.attrs.find(a);
-        same &= (x == app.attrs.end()) == (y == rope.attrs.end()) &&
-                (x == app.attrs.end() || x->second == y->second);
-      }
-      bool later = true;
-      for (const Use& r : uses(u.node)) later &= r.node < 0 || r.node > kv;
-      if (!same || !later) continue;
-      Node fused{OpKind::kRopeKVAppend, app.inputs, {app.outputs[0], rope.outputs[0]}, app.attrs};
-      fused.attrs["offset"] = rope.attrs.at("offset");
-      fused.attrs["heads"] = rope.attrs.at("heads");
-      plan_.absorbed.insert(u.node);
-      plan_.replacement[kv] = std::move(fused);
-      plan_.members[kv] = {kv, u.node};
-      return;
-    }
-  }
-
   void fuse_cast(int cast) {
     const Node& c = f_.nodes[cast];
     int lin = c.inputs[0].node;
@@ -224,13 +163,13 @@ Function fuse_function(const Function& f) {
     Node fused = it->second;
     for (Value& v : fused.inputs) v = rw.get(v);
     Value out = rw.emit(std::move(fused));
-    auto members = plan.members.find(n);
-    if (members == plan.members.end()) {
+    auto add = plan.add_of_norm.find(n);
+    if (add != plan.add_of_norm.end()) {
+      rw.map(add->second, {Value{out.node, 0}});
+      rw.map(n, {Value{out.node, 1}});
+    } else {
       rw.map(n, {out});
-      continue;
     }
-    for (size_t o = 0; o < members->second.size(); ++o)
-      rw.map(members->second[o], {Value{out.node, static_cast<int>(o)}});
   }
   return rw.finish();
 }

@@ -138,8 +138,7 @@ class Legalizer {
         kernels::LinearSpec s;
         s.rows = dim_expr(rows);
         s.n = cols_of(out);
-        s.silu_mul = n.has_attr("silu_mul");
-        s.k = cols_of(in_type(0)) / (s.silu_mul ? 2 : 1);
+        s.k = cols_of(in_type(0));
         s.quant = kernels::Quantization::parse(n.has_attr("quantization")
                                                    ? n.attr_str("quantization")
                                                    : unquantized(in_type(0).dtype));
@@ -147,7 +146,7 @@ class Legalizer {
         s.residual = n.has_attr("residual");
         std::string name = kernel("linear_" + s.quant.name + "_" + rk + "_" + std::to_string(s.n) +
                                       "_" + std::to_string(s.k) + "_" + dtype_key(s.out_dtype) +
-                                      (s.residual ? "_res" : "") + (s.silu_mul ? "_silu" : ""),
+                                      (s.residual ? "_res" : ""),
                                   [&] { return kernels::linear(s, t); });
         return call(n, name, n.inputs);
       }
@@ -223,34 +222,25 @@ class Legalizer {
             });
         return call(n, name, n.inputs);
       }
-      case OpKind::kKVAppend:
-      case OpKind::kRopeKVAppend: {
+      case OpKind::kKVAppend: {
         kernels::RopeSpec r = rope_spec(n);
         const TensorType& qkv = in_type(0);
         kernels::PagedCache c = paged_cache(in_type(1), in_type(2));
-        kernels::QKVColumns cols{0, 0, n.attr_int("k_offset"), n.attr_int("v_offset")};
-        if (n.op == OpKind::kRopeKVAppend) {
-          cols.q_offset = n.attr_int("offset");
-          cols.q_heads = n.attr_int("heads");
-        }
-        int64_t in_cols = cols_of(qkv);
+        int64_t in_cols = cols_of(qkv), ko = n.attr_int("k_offset"), vo = n.attr_int("v_offset");
         ir::DataType dt = in_type(1).dtype;
-        std::string q_key = cols.q_heads > 0 ? "rope_" + std::to_string(cols.q_offset) + "_" +
-                                                   std::to_string(cols.q_heads) + "_"
-                                             : "";
         std::string name =
-            kernel(q_key + "kv_append_" + dtype_key(dt) + "_" + dim_key(qkv.shape[0]) + "_" +
-                       std::to_string(in_cols) + "_" + std::to_string(cols.k_offset) + "_" +
-                       std::to_string(cols.v_offset) + "_" + std::to_string(c.kv_heads) + "_" +
+            kernel("kv_append_" + dtype_key(dt) + "_" + dim_key(qkv.shape[0]) + "_" +
+                       std::to_string(in_cols) + "_" + std::to_string(ko) + "_" +
+                       std::to_string(vo) + "_" + std::to_string(c.kv_heads) + "_" +
                        std::to_string(c.max_pages) + "_" + rope_key(r),
                    [&] {
-                     return kernels::rope_kv_append(dim_expr(qkv.shape[0]),
-                                                    ir::Var("total_seq_len", ir::DataType::i32()),
-                                                    in_cols, cols, r, c, dt, t);
+                     return kernels::kv_append(dim_expr(qkv.shape[0]),
+                                               ir::Var("total_seq_len", ir::DataType::i32()),
+                                               in_cols, ko, vo, r, c, dt, t);
                    });
         Node c_node = call(n, name, n.inputs);
-        // Output 0 is the cache (input 1), written in place; a fused rope's q is output 1.
-        c_node.attrs["inplace"] = int64_t{1};
+        c_node.attrs["inplace"] =
+            int64_t{1};  // the output is the cache (input 1), written in place
         return c_node;
       }
       case OpKind::kAttention: {

@@ -66,14 +66,11 @@ VmFunction lower_function(const Program& p, const Function& f) {
         const ir::PrimFunc& k = call_kernel(p, n);
         std::vector<int64_t> buffers;
         for (Value v : n.inputs) buffers.push_back(reg.at(v));
-        size_t first = 0;
         if (n.has_attr("inplace")) {
           reg[{node, 0}] = reg.at(n.inputs.at(static_cast<size_t>(n.attr_int("inplace"))));
-          first = 1;
-        }
-        if (first < n.outputs.size()) {
+        } else {
           const Placement& pl = plan.placements.at(node);
-          for (size_t o = first; o < n.outputs.size(); ++o) {
+          for (size_t o = 0; o < n.outputs.size(); ++o) {
             int64_t r = next++;
             reg[{node, static_cast<int>(o)}] = r;
             buffers.push_back(r);

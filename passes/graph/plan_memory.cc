@@ -64,10 +64,7 @@ class Arena {
   int64_t top_ = 0;
 };
 
-// A call's outputs that memory planning places: all of them, or all but output 0 where that
-// is an input written in place.
-size_t first_planned(const Node& n) { return n.has_attr("inplace") ? 1 : 0; }
-bool planned(const Node& n) { return n.op == OpKind::kCall && n.outputs.size() > first_planned(n); }
+bool planned(const Node& n) { return n.op == OpKind::kCall && !n.has_attr("inplace"); }
 
 FunctionPlan plan_function(const Function& f, std::vector<int64_t>& storages) {
   FunctionPlan plan;
@@ -97,8 +94,7 @@ FunctionPlan plan_function(const Function& f, std::vector<int64_t>& storages) {
     const Node& node = f.nodes[i];
     if (!planned(node)) continue;
     int64_t bytes = 0;
-    for (size_t o = first_planned(node); o < node.outputs.size(); ++o)
-      bytes += round_up(node.outputs[o].max_bytes());
+    for (const TensorType& t : node.outputs) bytes += round_up(t.max_bytes());
     if (results.count(n)) {
       plan.placements[n] = {static_cast<int>(storages.size()), 0};
       storages.push_back(bytes);
@@ -114,12 +110,11 @@ FunctionPlan plan_function(const Function& f, std::vector<int64_t>& storages) {
 
 }  // namespace
 
-// Byte offset of output `o` of a planned node: its planned outputs are laid out one after
+// Byte offset of output `o` of a planned node: outputs are laid out one after
 // another.
 int64_t output_offset(const Node& n, int o) {
   int64_t off = 0;
-  for (int i = static_cast<int>(first_planned(n)); i < o; ++i)
-    off += round_up(n.outputs[i].max_bytes());
+  for (int i = 0; i < o; ++i) off += round_up(n.outputs[i].max_bytes());
   return off;
 }
 

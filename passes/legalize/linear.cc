@@ -15,11 +15,9 @@
 #include <algorithm>
 #include <functional>
 
-#include "ir/functor.h"
 #include "ir/te/lower.h"
 #include "passes/legalize/linear_internal.h"
 #include "passes/legalize/llm_kernels.h"
-#include "passes/legalize/row_layout.h"
 #include "passes/legalize/schedule_util.h"
 #include "runtime/error.h"
 
@@ -420,42 +418,10 @@ PrimFunc cpu_tiled(const LinearSpec& s, const LinearBuffers& b, const Target& ta
                         for_loop(jt, 0, (N + TJ - 1) / TJ, task, ForKind::kParallel));
 }
 
-// The activations read through silu_mul (llm_elementwise.cc's expression, rounded to the
-// activation dtype as its output is): every load of X[r, c] becomes silu(GU[r, c]) *
-// GU[r, c + k], so each schedule computes silu_mul where it reads x, vector loads included.
-class SiluMulPrologue : public IRMutator {
- public:
-  SiluMulPrologue(Buffer x, int64_t k)
-      : x_(std::move(x)),
-        gu_(Buffer::make("GU", x_->dtype, {x_->shape[0], Expr(static_cast<int>(2 * k))})),
-        k_(k) {}
-  const Buffer& gu() const { return gu_; }
+}  // namespace
 
- private:
-  using IRMutator::mutate_;
-  Expr mutate_(const BufferLoadNode* n, const Expr& self) override {
-    if (!n->buffer.same_as(x_)) return ExprMutator::mutate_(n, self);
-    Expr r = mutate(n->indices[0]), c = mutate(n->indices[1]);
-    Expr up_c = c.as<RampNode>() ? ramp(c.as<RampNode>()->base + int(k_), c.as<RampNode>()->stride,
-                                        c.as<RampNode>()->lanes)
-                                 : c + int(k_);
-    const DataType f32 = DataType::f32(n->dtype.lanes);
-    Expr g = cast(f32, gu_({r, c})), u = cast(f32, gu_({r, up_c}));
-    return cast(n->dtype, row::silu(g) * u);
-  }
-  Buffer x_, gu_;
-  int64_t k_;
-};
-
-PrimFunc with_silu_mul_prologue(PrimFunc f, int64_t k) {
-  SiluMulPrologue m(f.buffers.at(0), k);
-  f.body = m.mutate(f.body);
-  f.buffers[0] = m.gu();
-  f.bytes = Expr();  // every buffer once, GU's 2k columns included
-  return f;
-}
-
-PrimFunc linear_of(const LinearSpec& s, const Target* target) {
+PrimFunc linear(const LinearSpec& s, const Target* target) {
+  check_spec(s);
   if (!target) return reference(s);
   LinearBuffers b = detail::linear_buffers(s);
   const bool decode = is_const_int(s.rows, 1);
@@ -478,16 +444,6 @@ PrimFunc linear_of(const LinearSpec& s, const Target* target) {
   g.rows_per_block = std::max(1, std::min(8, target->max_threads_per_block / 32));
   g.params = b.params();
   return detail::gemv_q4_gpu(g, s.n, s.k, *target);
-}
-
-}  // namespace
-
-PrimFunc linear(const LinearSpec& s, const Target* target) {
-  check_spec(s);
-  if (!s.silu_mul) return linear_of(s, target);
-  LinearSpec plain = s;
-  plain.silu_mul = false;
-  return with_silu_mul_prologue(linear_of(plain, target), s.k);
 }
 
 }  // namespace mlcc::kernels

@@ -35,13 +35,11 @@ struct LinearSpec {
   Quantization quant;
   ir::DataType out_dtype;  // the activation dtype, or f32 for logits
   bool residual = false;   // Y = X W^T + R
-  // X is silu_mul's input GU[rows, 2k]: Y = (silu(GU[:, :k]) * GU[:, k:]) W^T, the product
-  // computed where each schedule reads x (decode: one launch fewer per layer).
-  bool silu_mul = false;
 };
-// Buffers: X[rows, k] (GU[rows, 2k] with silu_mul), then W[n, k] (q0) or QW u32[n, k/8], QS[n,
-// k/32] (q4), then R[rows, n] when residual, then Y[rows, n]. rows == 1 gets the GEMV schedule (on
-// the GPU the swizzled-x design of gemv_q4.cc), other rows a matrix-product schedule.
+// Buffers: X[rows, k], then W[n, k] (q0) or QW u32[n, k/8], QS[n, k/32] (q4),
+// then R[rows, n] when residual, then Y[rows, n]. rows == 1 gets the GEMV
+// schedule (on the GPU the swizzled-x design of gemv_q4.cc), other rows a
+// matrix-product schedule.
 ir::PrimFunc linear(const LinearSpec& s, const Target* target);
 
 // ---- embeddings, norms and elementwise (llm_elementwise.cc) ----
@@ -108,16 +106,6 @@ ir::PrimFunc rope(ir::Expr rows, ir::Expr total_len, int64_t in_cols, int64_t of
 ir::PrimFunc kv_append(ir::Expr rows, ir::Expr total_len, int64_t in_cols, int64_t k_offset,
                        int64_t v_offset, const RopeSpec& rope, const PagedCache& cache,
                        ir::DataType dtype, const Target* target);
-// Where the heads sit in QKV's columns: q_heads query heads from q_offset (none for
-// kv_append), the kv heads' keys from k_offset and values from v_offset.
-struct QKVColumns {
-  int64_t q_offset = 0, q_heads = 0, k_offset = 0, v_offset = 0;
-};
-// kv_append and rope in one kernel: buffers QKV, Cache, PageTable as kv_append's, then
-// Q[rows, q_heads * D] with the query's columns rotated as rope() rotates them.
-ir::PrimFunc rope_kv_append(ir::Expr rows, ir::Expr total_len, int64_t in_cols,
-                            const QKVColumns& cols, const RopeSpec& rope, const PagedCache& cache,
-                            ir::DataType dtype, const Target* target);
 // Q[rows, heads * D], Cache, PageTable -> O[rows, heads * D]: causal attention
 // of each row over positions 0 .. its own, scale 1/sqrt(D), query head h
 // reading kv head h / (heads / kv_heads). Softmax in f32.

@@ -1,6 +1,5 @@
 // Rotary position embedding (Hugging Face's rotate_half convention) and the KV-cache append
-// that rotates keys on their way into the paged cache, alone or, in one kernel, with the
-// query's rotation (one launch fewer per layer). Both are elementwise over (row, head,
+// that rotates keys on their way into the paged cache. Both are elementwise over (row, head,
 // pair) and share the rotation: element j < D/2 of a head pairs with j + D/2 and both turn
 // by the angle pos * inv_freq[j], computed in f32 as transformers does.
 //
@@ -10,7 +9,6 @@
 // Cephes' single-precision polynomials on [-pi/4, pi/4]. inv_freq is a table of compile-time
 // f32 constants chosen by a tree of selects on j: no lookup memory, the same code on every
 // target, and llama3 scaling is only a different table.
-#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -190,71 +188,46 @@ PrimFunc rope(Expr rows, Expr total_len, int64_t in_cols, int64_t offset, int64_
   return make_prim_func("rope", {X, Y}, body, extra_scalars(total_len));
 }
 
-PrimFunc rope_kv_append(Expr rows, Expr total_len, int64_t in_cols, const QKVColumns& cols,
-                        const RopeSpec& spec, const PagedCache& cache, DataType dtype,
-                        const Target* target) {
-  const char* who = cols.q_heads > 0 ? "rope_kv_append" : "kv_append";
-  check_rope(who, spec);
-  const int64_t d = spec.head_dim, half = d / 2, kv = cache.kv_heads, hq = cols.q_heads;
+PrimFunc kv_append(Expr rows, Expr total_len, int64_t in_cols, int64_t k_offset, int64_t v_offset,
+                   const RopeSpec& spec, const PagedCache& cache, DataType dtype,
+                   const Target* target) {
+  check_rope("kv_append", spec);
+  const int64_t d = spec.head_dim, half = d / 2, kv = cache.kv_heads;
   if (cache.head_dim != d)
-    throw Error(std::string(who) + ": the cache's head_dim " + std::to_string(cache.head_dim) +
+    throw Error("kv_append: the cache's head_dim " + std::to_string(cache.head_dim) +
                 " differs from rope's " + std::to_string(d));
   if (kv <= 0 || cache.page_size <= 0 || cache.max_pages <= 0)
-    throw Error(std::string(who) + ": kv_heads, page_size and max_pages must be positive");
-  for (auto [off, heads] :
-       {std::pair{cols.k_offset, kv}, std::pair{cols.v_offset, kv}, std::pair{cols.q_offset, hq}})
-    if (off < 0 || off + heads * d > in_cols)
-      throw Error(std::string(who) + ": columns [" + std::to_string(off) + ", " +
-                  std::to_string(off + heads * d) + ") do not fit in " + std::to_string(in_cols) +
+    throw Error("kv_append: kv_heads, page_size and max_pages must be positive");
+  for (int64_t off : {k_offset, v_offset})
+    if (off < 0 || off + kv * d > in_cols)
+      throw Error("kv_append: columns [" + std::to_string(off) + ", " +
+                  std::to_string(off + kv * d) + ") do not fit in " + std::to_string(in_cols) +
                   " input columns");
   const int ps = static_cast<int>(cache.page_size);
   Buffer QKV = Buffer::make("QKV", dtype, {rows, Expr(int(in_cols))});
   Buffer C = Buffer::make("Cache", dtype,
                           {cache.num_pages, Expr(2), Expr(int(kv)), Expr(ps), Expr(int(d))});
   Buffer PT = Buffer::make("PageTable", DataType::i32(), {Expr(int(cache.max_pages))});
-  Buffer Q = Buffer::make("Q", dtype, {rows, Expr(int(std::max<int64_t>(hq, 1) * d))});
   std::vector<float> inv = inv_freq_table(spec);
-  Var pos("pos"), page("page"), slot("slot"), kh("kh");
-  // Heads 0 .. hq - 1 are the query's, rotated into Q (as rope() does); the kv heads follow.
-  Stmt body = pair_loops(rows, hq + kv, half, target, [&](Expr r, Expr h, Expr j, int lanes) {
-    auto col = [&](Expr head, int64_t off) { return vidx(head * int(d) + j + int(off), lanes); };
+  Var pos("pos"), page("page"), slot("slot");
+  Stmt body = pair_loops(rows, kv, half, target, [&](Expr r, Expr h, Expr j, int lanes) {
+    auto col = [&](int64_t off) { return vidx(h * int(d) + j + int(off), lanes); };
     auto dim = [&](int64_t off) { return vidx(j + int(off), lanes); };
     const DataType out = dtype.with_lanes(lanes);
-    Stmt append = rotate_pair(
-        inv, pos, vidx(j, lanes), QKV(r, col(kh, cols.k_offset)),
-        QKV(r, col(kh, cols.k_offset + half)), [&](Expr y1, Expr y2) {
-          return seq(
-              {store(C, {page, 0, kh, slot, dim(0)}, cast(out, y1)),
-               store(C, {page, 0, kh, slot, dim(half)}, cast(out, y2)),
-               store(C, {page, 1, kh, slot, dim(0)}, QKV(r, col(kh, cols.v_offset))),
-               store(C, {page, 1, kh, slot, dim(half)}, QKV(r, col(kh, cols.v_offset + half)))});
+    Stmt write = rotate_pair(
+        inv, pos, vidx(j, lanes), QKV(r, col(k_offset)), QKV(r, col(k_offset + half)),
+        [&](Expr y1, Expr y2) {
+          return seq({store(C, {page, 0, h, slot, dim(0)}, cast(out, y1)),
+                      store(C, {page, 0, h, slot, dim(half)}, cast(out, y2)),
+                      store(C, {page, 1, h, slot, dim(0)}, QKV(r, col(v_offset))),
+                      store(C, {page, 1, h, slot, dim(half)}, QKV(r, col(v_offset + half)))});
         });
-    Stmt kv_head =
-        let_stmt(kh, h - int(hq), let_stmt(page, PT(pos / ps), let_stmt(slot, pos % ps, append)));
-    Stmt one = kv_head;
-    if (hq > 0) {
-      Stmt q_head = rotate_pair(inv, pos, vidx(j, lanes), QKV(r, col(h, cols.q_offset)),
-                                QKV(r, col(h, cols.q_offset + half)), [&](Expr y1, Expr y2) {
-                                  return seq({store(Q, {r, col(h, 0)}, cast(out, y1)),
-                                              store(Q, {r, col(h, half)}, cast(out, y2))});
-                                });
-      one = if_then_else(h < int(hq), q_head, kv_head);
-    }
-    return let_stmt(pos, total_len - rows + r, one);
+    return let_stmt(pos, total_len - rows + r,
+                    let_stmt(page, PT(pos / ps), let_stmt(slot, pos % ps, write)));
   });
-  std::vector<Buffer> params = {QKV, C, PT};
-  if (hq > 0) params.push_back(Q);
-  PrimFunc f = make_prim_func(who, params, body, extra_scalars(total_len));
-  f.bytes = buffer_bytes(QKV) + buffer_bytes(PT) + paged_cache_bytes(cache, dtype, rows) +
-            (hq > 0 ? buffer_bytes(Q) : 0);
+  PrimFunc f = make_prim_func("kv_append", {QKV, C, PT}, body, extra_scalars(total_len));
+  f.bytes = buffer_bytes(QKV) + buffer_bytes(PT) + paged_cache_bytes(cache, dtype, rows);
   return f;
-}
-
-PrimFunc kv_append(Expr rows, Expr total_len, int64_t in_cols, int64_t k_offset, int64_t v_offset,
-                   const RopeSpec& spec, const PagedCache& cache, DataType dtype,
-                   const Target* target) {
-  return rope_kv_append(std::move(rows), std::move(total_len), in_cols,
-                        QKVColumns{0, 0, k_offset, v_offset}, spec, cache, dtype, target);
 }
 
 }  // namespace mlcc::kernels

@@ -221,24 +221,6 @@ TEST_CASE("graph passes on a tiny Llama: counts of fused operators", "[graph]") 
   CHECK(prefill[OpKind::kAdd] == 0);
   CHECK(decode[OpKind::kAddRMSNorm] == 2 * L);
   CHECK(prefill[OpKind::kSiluMul] == L);
-  // Decode's down projection reads silu_mul's input itself; prefill keeps the SiluMul.
-  CHECK(decode[OpKind::kSiluMul] == 0);
-  int silu_linears = 0;
-  for (const Node& n : p.module.function("decode").nodes)
-    if (n.op == OpKind::kLinear && n.has_attr("silu_mul")) {
-      ++silu_linears;
-      CHECK(p.module.function("decode").type(n.inputs[0]).shape[1].value == 2 * 96);
-    }
-  CHECK(silu_linears == L);
-  // The query's rotation joins the KV append in both.
-  for (auto* counts : {&prefill, &decode}) {
-    CHECK((*counts)[OpKind::kRope] == 0);
-    CHECK((*counts)[OpKind::kKVAppend] == 0);
-    CHECK((*counts)[OpKind::kRopeKVAppend] == L);
-  }
-  for (const Node& n : p.module.function("decode").nodes)
-    if (n.op == OpKind::kAttention)
-      CHECK(p.module.function("decode").node(n.inputs[0]).op == OpKind::kRopeKVAppend);
   CHECK(prefill[OpKind::kDequantize] == 0);
   CHECK(prefill[OpKind::kCast] == 0);
   CHECK(prefill[OpKind::kSlice] == 0);
@@ -278,11 +260,8 @@ TEST_CASE("legalize, plan_memory and lower_to_vm on a tiny Llama", "[graph]") {
   std::vector<std::tuple<int, int, int64_t, int64_t>> live;  // first, last, begin, end
   for (const auto& [node, pl] : plan.placements) {
     if (pl.storage != 0) continue;
-    // Planned outputs only: a call's in-place output 0 (the KV cache) is its input's memory.
-    const Node& n = f.nodes[node];
     int64_t bytes = 0;
-    for (size_t o = n.has_attr("inplace") ? 1 : 0; o < n.outputs.size(); ++o)
-      bytes += n.outputs[o].max_bytes();
+    for (const TensorType& t : f.nodes[node].outputs) bytes += t.max_bytes();
     live.emplace_back(node, users(node), pl.offset, pl.offset + bytes);
   }
   int overlaps = 0, reused = 0;

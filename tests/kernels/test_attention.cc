@@ -3,7 +3,6 @@
 // warps, against the interpreted reference on fresh random inputs; the references
 // themselves against plain host formulas (Hugging Face's rotate_half with llama3 scaling,
 // causal attention through the page table); and the GPU kernels compiled to PTX.
-#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
@@ -72,13 +71,6 @@ TEST_CASE("kernel kv_append_f16_gqa_prefill matches the interpreter", "[kernels]
 TEST_CASE("kernel kv_append_f32_decode_llama3 matches the interpreter", "[kernels][attention]") {
   check_kernel("kv_append_f32_decode_llama3");
 }
-TEST_CASE("kernel rope_kv_append_f16_gqa_prefill matches the interpreter", "[kernels][attention]") {
-  check_kernel("rope_kv_append_f16_gqa_prefill");
-}
-TEST_CASE("kernel rope_kv_append_f32_decode_llama3 matches the interpreter",
-          "[kernels][attention]") {
-  check_kernel("rope_kv_append_f32_decode_llama3");
-}
 TEST_CASE("kernel attention_f16_gqa_prefill matches the interpreter", "[kernels][attention]") {
   check_kernel("attention_f16_gqa_prefill");
 }
@@ -131,35 +123,6 @@ TEST_CASE("rope reference matches Hugging Face's rotate_half formula", "[kernels
     INFO("llama3 " << llama3 << ": largest difference " << worst);
     CHECK(worst < 5e-7);
   }
-}
-
-// The fused kernel (what fuse_ops makes of a layer's Rope and KVAppend) writes what the two
-// kernels write: Q bit for bit as rope's Y, the cache as kv_append leaves it.
-TEST_CASE("rope_kv_append writes what rope and kv_append write", "[kernels][attention]") {
-  const int64_t heads = 6, kv = 2, d = 32, ps = 4, max_pages = 5, num_pages = 6;
-  const int64_t rows = 5, total = 19, in_cols = (heads + 2 * kv) * d;
-  Var n("n"), len("len");
-  kernels::RopeSpec spec;
-  spec.head_dim = d;
-  kernels::PagedCache cache{Expr(int(num_pages)), max_pages, kv, d, ps};
-  const int64_t ko = heads * d, vo = (heads + kv) * d;
-  const DataType f16 = DataType::f16();
-  PrimFunc fused = kernels::rope_kv_append(n, len, in_cols, kernels::QKVColumns{0, heads, ko, vo},
-                                           spec, cache, f16, nullptr);
-  PrimFunc app = kernels::kv_append(n, len, in_cols, ko, vo, spec, cache, f16, nullptr);
-  PrimFunc rope = kernels::rope(n, len, in_cols, 0, heads, spec, f16, nullptr);
-  REQUIRE(fused.buffers.size() == 4);
-  check::Arrays a = check::random_arguments(fused, {rows, total}, fresh_seed());
-  std::vector<int32_t> table(max_pages);
-  for (int64_t p = 0; p < max_pages; ++p) table[p] = static_cast<int32_t>((p * 2 + 1) % num_pages);
-  std::memcpy(a[2].data(), table.data(), table.size() * 4);
-  std::fill(a[1].begin(), a[1].end(), 0);  // the positions no one writes compare equal too
-  check::Arrays b = {a[0], a[1], a[2]}, r = {a[0], a[3]};
-  check::interpret(fused, a, {rows, total});
-  check::interpret(app, b, {rows, total});
-  check::interpret(rope, r, {rows, total});
-  CHECK(a[1] == b[1]);
-  CHECK(a[3] == r[1]);
 }
 
 // kv_append then attention, interpreted, against attention computed on the host from the

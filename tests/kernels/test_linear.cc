@@ -134,29 +134,6 @@ TEST_CASE("linear: q0 decode and prefill match the interpreter", "[kernels][line
   check_family("linear_q0");
 }
 
-// What fuse_ops makes of decode's SiluMul -> Linear: the product over silu_mul's input equals
-// silu_mul's kernel followed by the plain product, bit for bit in the interpreter.
-TEST_CASE("linear: silu_mul read in place of x equals silu_mul then linear", "[kernels][linear]") {
-  for (const char* quant : {"q4f16_1", "q4f32_1", "q0f16"}) {
-    INFO(quant);
-    kernels::LinearSpec plain = spec(quant, Expr(1), 12, 96, true, false), fused = plain;
-    fused.silu_mul = true;
-    const DataType act = plain.quant.act_dtype();
-    PrimFunc f = kernels::linear(fused, nullptr), p = kernels::linear(plain, nullptr);
-    PrimFunc sm = kernels::silu_mul(Expr(1), plain.k, act, nullptr);
-    REQUIRE(f.buffers.size() == p.buffers.size());
-    CHECK(f.buffers[0]->shape.size() == 2);
-    check::Arrays a = check::random_arguments(f, {}, 7);
-    check::Arrays s_args = {a[0], std::vector<uint8_t>(a[0].size() / 2)};
-    check::interpret(sm, s_args, {});
-    check::Arrays b = a;
-    b[0] = s_args[1];
-    check::interpret(f, a, {});
-    check::interpret(p, b, {});
-    CHECK(a.back() == b.back());
-  }
-}
-
 TEST_CASE("linear: GPU schedules compile to PTX that ptxas accepts", "[kernels][linear]") {
   Target gpu = Target::parse("cuda -arch=sm_90");
   std::vector<PrimFunc> funcs;
