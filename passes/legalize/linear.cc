@@ -68,11 +68,20 @@ Expr linear_output(const LinearBuffers& b, DataType out, Expr acc, std::vector<E
   return cast(out.with_lanes(lanes), acc);
 }
 
-Expr i16_inverse_scale(Expr amax) { return select(amax > 0.0, 32767.0 / amax, Expr(0.0)); }
-
 Expr quantize_i16(Expr x, Expr inverse) {
   return cast(DataType::i16(),
               call(DataType::f32(), Intrinsic::kFloor, {std::move(x) * std::move(inverse) + 0.5}));
+}
+
+Stmt quantize_group_i16(const Buffer& amax, const std::function<Expr(Expr)>& x_at,
+                        const std::function<Stmt(Expr)>& store_scale,
+                        const std::function<Stmt(Expr)>& store_values) {
+  Var i("qi"), inv("inv", DataType::f32());
+  return seq(
+      {store(amax, {0}, Expr(0.0)),
+       for_loop(i, 0, 32, store(amax, {0}, max(amax(0), fabs(x_at(i))))),
+       store_scale(amax(0) * (1.0 / 32767.0)),
+       let_stmt(inv, select(amax(0) > 0.0, 32767.0 / amax(0), Expr(0.0)), store_values(inv))});
 }
 
 }  // namespace detail
@@ -261,7 +270,7 @@ PrimFunc cpu_gemv_q4_i16(const LinearSpec& s, const LinearBuffers& b) {
   const int groups = static_cast<int>(s.k / 32), pairs = groups / 2, odd = groups % 2;
   constexpr int L = 16;                  // accumulator lanes: 8 pair sums of 2 groups
   const int U = pairs % 2 == 0 ? 2 : 1;  // accumulators
-  Var j("j"), g("g"), p("p"), po("po"), u("u"), e("e"), i("i"), inv("inv", f32);
+  Var j("j"), g("g"), p("p"), po("po"), u("u"), e("e"), i("i");
   Buffer xq = Buffer::make("xq", i16, {Expr((pairs + odd) * 64)}, MemScope::kLocal);
   Buffer sx = Buffer::make("sx", f32, {Expr(groups)}, MemScope::kLocal);
   Buffer m7 = Buffer::make("m7", f32, {Expr(groups)}, MemScope::kLocal);
@@ -274,21 +283,21 @@ PrimFunc cpu_gemv_q4_i16(const LinearSpec& s, const LinearBuffers& b) {
   auto xq_at = [&](Expr gg, int parity, Expr e_) {
     return gg / 2 * 64 + parity * 32 + gg % 2 * 16 + e_;
   };
-  auto quantized = [&](Expr k) { return detail::quantize_i16(x_at(std::move(k)), inv); };
   auto zero = [&](const Buffer& buf, int n) {
     return for_loop(i, 0, n, store(buf, {i}, Expr(0.0)), ForKind::kVectorized);
   };
 
   Stmt quantize = for_loop(
       g, 0, groups,
-      seq({store(amax, {0}, Expr(0.0)),
-           for_loop(i, 0, 32, store(amax, {0}, max(amax(0), fabs(x_at(i))))),
-           store(sx, {g}, amax(0) * (1.0 / 32767.0)),
-           let_stmt(inv, detail::i16_inverse_scale(amax(0)),
-                    for_loop(e, 0, 16,
-                             seq({store(xq, {xq_at(g, 0, e)}, quantized(e * 2)),
-                                  store(xq, {xq_at(g, 1, e)}, quantized(e * 2 + 1))}),
-                             ForKind::kVectorized)),
+      seq({detail::quantize_group_i16(
+               amax, x_at, [&](Expr scale) { return store(sx, {g}, scale); },
+               [&](Expr inv) {
+                 auto q = [&](Expr k) { return detail::quantize_i16(x_at(std::move(k)), inv); };
+                 return for_loop(e, 0, 16,
+                                 seq({store(xq, {xq_at(g, 0, e)}, q(e * 2)),
+                                      store(xq, {xq_at(g, 1, e)}, q(e * 2 + 1))}),
+                                 ForKind::kVectorized);
+               }),
            store(m7, {g}, Expr(0.0)),
            for_loop(i, 0, 16,
                     store(m7, {g},

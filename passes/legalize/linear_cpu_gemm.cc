@@ -34,7 +34,7 @@ PrimFunc linear_gemm_q4_i16_cpu(const LinearSpec& s, const LinearBuffers& b, con
   // AVX2 each takes two registers, hence 2 x 2 (14 of 16).
   const int TR = target.vector_bits >= 512 ? 4 : 2, TJ = TR;
 
-  Var r("r"), g("g"), e("e"), i("i"), inv("inv", f32);
+  Var r("r"), g("g"), e("e");
   Var jt("jt"), jj("jj"), blk("blk"), w("w"), sh("sh"), rt("rt"), t("t"), z("z");
   Var words("words", u32.with_lanes(L));
   // Element 2t + p of group gg in a row of the layout: step (block, t), lane gg % 16.
@@ -45,13 +45,15 @@ PrimFunc linear_gemm_q4_i16_cpu(const LinearSpec& s, const LinearBuffers& b, con
   Buffer sx = Buffer::make("sx", f32, {s.rows, Expr(GP)}, MemScope::kGlobal);
   Buffer amax = Buffer::make("amax", f32, {Expr(1)}, MemScope::kLocal);
   auto x_at = [&](Expr k) { return cast(f32, b.x(r, g * 32 + k)); };
-  Stmt real_group = seq(
-      {store(amax, {0}, Expr(0.0)),
-       for_loop(i, 0, 32, store(amax, {0}, max(amax(0), fabs(x_at(i))))),
-       store(sx, {r, g}, amax(0) * (1.0 / 32767.0)),
-       let_stmt(inv, i16_inverse_scale(amax(0)),
-                for_loop(e, 0, 32, store(xq, {r, at(g, e / 2, e % 2)}, quantize_i16(x_at(e), inv)),
-                         ForKind::kVectorized))});
+  Stmt real_group = quantize_group_i16(
+      amax, x_at,
+      [&](Expr scale) {
+        return store(sx, {r, g}, scale);
+      },
+      [&](Expr inv) {
+        return for_loop(e, 0, 32, store(xq, {r, at(g, e / 2, e % 2)}, quantize_i16(x_at(e), inv)),
+                        ForKind::kVectorized);
+      });
   Stmt pad_group =
       seq({store(sx, {r, g}, Expr(0.0)),
            for_loop(e, 0, 32, store(xq, {r, at(g, e / 2, e % 2)}, make_const(i16, int64_t{0})),

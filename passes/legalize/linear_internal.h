@@ -3,6 +3,7 @@
 // linear() dispatches to.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,9 +33,13 @@ ir::Expr linear_output(const LinearBuffers& b, ir::DataType out, ir::Expr acc,
                        std::vector<ir::Expr> index);
 
 // The CPU's integer products quantize f16 x to i16 per group of 32 with the scale
-// amax / 32767: the inverse scale (0 for a group of zeros) and one element's value.
-ir::Expr i16_inverse_scale(ir::Expr amax);
+// amax / 32767. quantize_group_i16 finds the group's amax (into amax(0)) over x_at(0 .. 31),
+// hands store_scale the scale and store_values the inverse scale (0 for a group of zeros),
+// with which quantize_i16 gives one element's value.
 ir::Expr quantize_i16(ir::Expr x, ir::Expr inverse);
+ir::Stmt quantize_group_i16(const ir::Buffer& amax, const std::function<ir::Expr(ir::Expr)>& x_at,
+                            const std::function<ir::Stmt(ir::Expr)>& store_scale,
+                            const std::function<ir::Stmt(ir::Expr)>& store_values);
 
 // linear_cpu_gemm.cc: prefill with q4f16_1 weights on the CPU's integer dot products (k a
 // multiple of 32).

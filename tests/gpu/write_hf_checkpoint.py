@@ -12,6 +12,7 @@ writes OUT_DIR/{config.json, model.safetensors, tokens.txt}
 """
 import array
 import json
+import math
 import os
 import random
 import struct
@@ -34,10 +35,7 @@ def tensors(rng):
     kv = CONFIG["num_key_value_heads"] * d
 
     def normal(*shape):
-        n = 1
-        for s in shape:
-            n *= s
-        return shape, [rng.gauss(0.0, 0.02) for _ in range(n)]
+        return shape, [rng.gauss(0.0, 0.02) for _ in range(math.prod(shape))]
 
     def norm():
         return (h,), [rng.uniform(0.5, 1.5) for _ in range(h)]
